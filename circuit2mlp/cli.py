@@ -1,0 +1,327 @@
+"""Command line: ``circuit2mlp compile | verify | check | passes``.
+
+Bad input never produces a traceback: every :class:`UserError` (and click's usage errors)
+becomes one line on stderr and exit status 2. Verification failures exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from circuit2mlp import __version__
+from circuit2mlp.compiler import METHODS, CompileConfig, compile_circuit, source_digest
+from circuit2mlp.errors import NetworkFileError, UserError
+from circuit2mlp.fileio import write_text_atomic
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def _read_source(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _load(path: Path, quiet: bool):
+    from circuit2mlp.formats import load_circuit
+
+    warnings: list[str] = []
+    circuit = load_circuit(path, warnings)
+    if not quiet:
+        for line in warnings:
+            stderr.print(line, markup=False)
+    return circuit
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=quiet or not stderr.is_terminal,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="circuit2mlp")
+def cli() -> None:
+    """Compile sparse boolean circuits (YAML, BLIF, ISCAS .bench) into ReLU MLP weights that
+    compute them, and verify the result against the circuit.
+
+    \b
+    Typical use:
+      circuit2mlp compile circuits/full_adder.yaml -o fa.npz
+      circuit2mlp verify fa.npz
+      circuit2mlp check circuits/
+    """
+
+
+@cli.command("compile")
+@click.argument("circuit", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Weights file to write (default: CIRCUIT's name with .npz, here).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="exact",
+    show_default=True,
+    help="exact: one dedicated ReLU gadget per gate (no superposition).",
+)
+@click.option(
+    "--sparsity",
+    "-s",
+    type=click.IntRange(0, 64),
+    default=3,
+    show_default=True,
+    help="Most inputs that are 1 at once, the regime the network is built for.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seed for every random choice; same seed, same bytes.",
+)
+@click.option(
+    "--max-fanin",
+    type=click.IntRange(2, 64),
+    default=4,
+    show_default=True,
+    help="Gates with more inputs are decomposed into trees.",
+)
+@click.option(
+    "--stop-after",
+    metavar="PASS",
+    help="Stop after this pass (see `circuit2mlp passes`) and write its IR.",
+)
+@click.option(
+    "--dump-ir",
+    type=click.Path(path_type=Path),
+    help="With --stop-after: file for the IR (YAML); default stdout.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the compile report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No warnings or report.")
+def compile_cmd(
+    circuit: Path,
+    output: Path | None,
+    method: str,
+    sparsity: int,
+    seed: int,
+    max_fanin: int,
+    stop_after: str | None,
+    dump_ir: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Compile CIRCUIT (.yaml, .blif or .bench) into a weights file (.npz)."""
+    source = _read_source(circuit)
+    parsed = _load(circuit, quiet)
+    config = CompileConfig(method=method, sparsity=sparsity, seed=seed, max_fanin=max_fanin)
+    config.check()
+    if dump_ir is not None and stop_after is None:
+        raise UserError("--dump-ir needs --stop-after PASS")
+    if stop_after is not None:
+        from circuit2mlp.passes.registry import PASSES, run_pipeline
+        from circuit2mlp.passes.registry import dump_ir as dump
+
+        names = [p.name for p in PASSES]
+        if stop_after not in names:
+            raise UserError(f"unknown pass '{stop_after}' (passes: {', '.join(names)})")
+        text = dump(run_pipeline(parsed, {"max_fanin": max_fanin}, stop_after=stop_after))
+        if dump_ir is None:
+            click.echo(text, nl=False)
+        else:
+            write_text_atomic(dump_ir, text)
+        return
+    output = output or Path(circuit.stem + ".npz")
+    network, report = compile_circuit(parsed, config, source_digest(source))
+    network.save(output)
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "output": str(output)}, indent=2))
+    elif not quiet:
+        from circuit2mlp.report import render_compile
+
+        render_compile(report, stdout)
+        stdout.print(f"wrote {output}")
+
+
+@cli.command("verify")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="[CIRCUIT] WEIGHTS"
+)
+@click.option(
+    "--samples",
+    "-n",
+    type=click.IntRange(1),
+    default=10_000,
+    show_default=True,
+    help="Samples per sparsity level k (all inputs of a level when fewer).",
+)
+@click.option(
+    "--sparsity",
+    "-s",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Check k-hot inputs for k = 0..s (default: the sparsity compiled for).",
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Largest output-bit error rate that still passes.",
+)
+@click.option(
+    "--max-sample-error-rate",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Largest fraction of samples with any wrong bit.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit status.")
+def verify_cmd(
+    files: tuple[Path, ...],
+    samples: int,
+    sparsity: int | None,
+    seed: int,
+    max_error_rate: float,
+    max_sample_error_rate: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Simulate the circuit and the network on random sparse inputs and compare.
+
+    With one file the circuit embedded in WEIGHTS is used; with two, CIRCUIT is read and must be
+    the file WEIGHTS was compiled from (sha256 checked). Exit 0 within tolerance, 1 if not.
+    """
+    from circuit2mlp.formats import parse_circuit
+    from circuit2mlp.network import Network
+    from circuit2mlp.verify import total_samples, verify
+
+    if len(files) > 2:
+        raise UserError("verify takes [CIRCUIT] WEIGHTS (at most two files)")
+    weights = files[-1]
+    network = Network.load(weights)
+    if len(files) == 2:
+        digest = source_digest(_read_source(files[0]))
+        if network.meta.get("source_sha256") not in (None, digest):
+            raise NetworkFileError(
+                f"{weights}: was compiled from a different circuit than {files[0]} "
+                "(sha256 mismatch)"
+            )
+        circuit = _load(files[0], quiet=True)
+    else:
+        circuit = parse_circuit(network.circuit_yaml, "yaml", path=f"{weights}[circuit]")
+    if tuple(circuit.inputs) != network.input_names or circuit.outputs != network.output_names:
+        raise NetworkFileError(f"{weights}: inputs/outputs do not match the circuit")
+    s = int(network.meta.get("sparsity", 3)) if sparsity is None else sparsity
+    with _progress(quiet or as_json) as bar:
+        task = bar.add_task("verifying", total=total_samples(len(circuit.inputs), s, samples))
+        report = verify(
+            circuit,
+            network,
+            samples=samples,
+            sparsity=s,
+            seed=seed,
+            max_error_rate=max_error_rate,
+            max_sample_error_rate=max_sample_error_rate,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    elif not quiet:
+        from circuit2mlp.report import render_verify
+
+        render_verify(report, stdout)
+    if not report.passed:
+        sys.exit(1)
+
+
+@cli.command("check")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check_cmd(folder: Path, as_json: bool) -> None:
+    """Compile and verify every circuit in FOLDER with the settings of FOLDER/manifest.yaml.
+
+    Exit 1 when any circuit fails.
+    """
+    from circuit2mlp.corpus import check_folder, plan
+
+    jobs = plan(folder)
+    with _progress(as_json) as bar:
+        task = bar.add_task("checking", total=len(jobs))
+
+        def step(name: str) -> None:
+            bar.update(task, advance=1, description=f"checking {name}")
+
+        rows = check_folder(folder, progress=step)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        from circuit2mlp.report import render_check
+
+        render_check(rows, stdout)
+        failed = sum(not r["passed"] for r in rows)
+        stdout.print(f"{len(rows) - failed} passed, {failed} failed")
+    if any(not r["passed"] for r in rows):
+        sys.exit(1)
+
+
+@cli.command("passes")
+def passes_cmd() -> None:
+    """List the compiler passes in pipeline order."""
+    from circuit2mlp.passes.registry import PASSES
+
+    for p in PASSES:
+        click.echo(f"{p.name:12s} {p.description}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning bad input into one line and exit status 2."""
+    try:
+        code = cli.main(args=argv, prog_name="circuit2mlp", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except UserError as exc:
+        stderr.print(str(exc), markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        stderr.print("aborted", markup=False)
+        sys.exit(130)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "circuit2mlp"
+        stderr.print(f"{command}: error: {exc.format_message()}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        stderr.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(1)
+    except MemoryError:
+        stderr.print("error: out of memory", markup=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""The compiled network and its file format ``circuit2mlp/1`` (see docs/format.md).
+
+A :class:`Network` is plain arrays: ``embed`` (d0, m), layers ``(weight (d_{i+1}, d_i), bias)``,
+``readout`` (n, d_L) with its bias, and per level the ground-truth feature read-offs. Any matrix
+may be a dense ndarray or a scipy CSR matrix; the file stores the latter as ``M.data``,
+``M.indices``, ``M.indptr``, ``M.shape``.
+
+Files are written deterministically (fixed zip timestamps, sorted JSON) and atomically (a
+temporary file in the same folder, then rename), and read with ``allow_pickle=False`` and
+validated before any large allocation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from circuit2mlp.codegen.blocks import DTYPE, Assembled, FeatureMap
+from circuit2mlp.errors import NetworkFileError
+from circuit2mlp.fileio import atomic_write
+
+FORMAT = "circuit2mlp/1"
+Matrix = np.ndarray | sp.csr_matrix
+MAX_ELEMENTS = 1 << 34  # refuse declared shapes beyond this before allocating anything
+
+
+@dataclass
+class Network:
+    """A ReLU MLP with its provenance (meta), its circuit (as YAML) and its feature read-offs."""
+
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    embed: Matrix
+    layers: list[tuple[Matrix, np.ndarray]]
+    readout: tuple[Matrix, np.ndarray]
+    features: list[FeatureMap] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    circuit_yaml: str = ""
+
+    @classmethod
+    def from_assembled(
+        cls,
+        assembled: Assembled,
+        input_names: tuple[str, ...],
+        output_names: tuple[str, ...],
+        meta: dict[str, Any],
+        circuit_yaml: str,
+    ) -> Network:
+        """Wrap codegen output with names, meta and the circuit text."""
+        meta = {**meta, "layer_sizes": [int(w.shape[0]) for w, _ in assembled.layers]}
+        return cls(
+            input_names,
+            output_names,
+            assembled.embed,
+            assembled.layers,
+            assembled.readout,
+            assembled.features,
+            meta,
+            circuit_yaml,
+        )
+
+    @property
+    def widths(self) -> list[int]:
+        """Neurons per layer (d_1 .. d_L)."""
+        return [int(w.shape[0]) for w, _ in self.layers]
+
+    @property
+    def neurons(self) -> int:
+        """Total hidden neurons."""
+        return sum(self.widths)
+
+    def forward(self, x: np.ndarray, callback: Callable[[int, np.ndarray], None] | None = None):
+        """Run the network on a batch: x (batch, m) of 0/1 → y (batch, n) float32.
+
+        Activations are kept column-major (d, batch) so that sparse weights multiply directly.
+        ``callback(level, h)`` sees every level's activations (for trace and feature checks).
+        """
+        h = _matmul(self.embed, np.asarray(x, dtype=DTYPE).T)
+        if callback:
+            callback(0, h)
+        for i, (weight, bias) in enumerate(self.layers):
+            h = _matmul(weight, h)
+            h += bias[:, None]
+            np.maximum(h, 0, out=h)
+            if callback:
+                callback(i + 1, h)
+        weight, bias = self.readout
+        y = _matmul(weight, h)
+        y += bias[:, None]
+        return y.T
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the network as a ``circuit2mlp/1`` npz, atomically and byte-reproducibly."""
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array(FORMAT),
+            "meta": np.array(json.dumps(self.meta, sort_keys=True)),
+            "circuit": np.array(self.circuit_yaml),
+            "input_names": np.array(self.input_names, dtype=str),
+            "output_names": np.array(self.output_names, dtype=str),
+        }
+        _put(arrays, "embed", self.embed)
+        for i, (weight, bias) in enumerate(self.layers):
+            _put(arrays, f"layer{i}.weight", weight)
+            arrays[f"layer{i}.bias"] = np.asarray(bias, dtype=DTYPE)
+        _put(arrays, "readout.weight", self.readout[0])
+        arrays["readout.bias"] = np.asarray(self.readout[1], dtype=DTYPE)
+        for i, fmap in enumerate(self.features):
+            arrays[f"features{i}.names"] = np.array(fmap.names, dtype=str)
+            _put(arrays, f"features{i}.readout", fmap.readout)
+            arrays[f"features{i}.bias"] = np.asarray(fmap.bias, dtype=DTYPE)
+        write_npz_atomic(path, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Network:
+        """Read and validate a ``circuit2mlp/1`` file (raises NetworkFileError)."""
+        return _load(Path(path))
+
+
+def _matmul(matrix: Matrix, h: np.ndarray) -> np.ndarray:
+    out = matrix @ h
+    return np.asarray(out, dtype=DTYPE)
+
+
+def _put(arrays: dict[str, np.ndarray], name: str, matrix: Matrix) -> None:
+    if sp.issparse(matrix):
+        csr = sp.csr_matrix(matrix, dtype=DTYPE)
+        arrays[f"{name}.data"] = csr.data
+        arrays[f"{name}.indices"] = csr.indices.astype(np.int64)
+        arrays[f"{name}.indptr"] = csr.indptr.astype(np.int64)
+        arrays[f"{name}.shape"] = np.asarray(csr.shape, dtype=np.int64)
+    else:
+        arrays[name] = np.ascontiguousarray(matrix, dtype=DTYPE)
+
+
+def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as an npz that is identical byte for byte for identical arrays.
+
+    ``numpy.savez`` stamps the current time into the zip; here every member gets a fixed
+    timestamp. The file appears under its name only once complete (see fileio.atomic_write).
+    """
+
+    def write(handle) -> None:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                buffer = io.BytesIO()
+                np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+                zf.writestr(info, buffer.getvalue())
+
+    atomic_write(path, write)
+
+
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+class _Reader:
+    """Checked access to the members of an npz (no pickles, shapes validated)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.npz = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise NetworkFileError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise NetworkFileError(f"{path}: is a directory, not a weights file") from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise NetworkFileError(f"{path}: not a circuit2mlp weights file ({exc})") from None
+        if not isinstance(self.npz, np.lib.npyio.NpzFile):
+            raise NetworkFileError(f"{path}: not an npz archive")
+        self.names = set(self.npz.files)
+
+    def fail(self, message: str) -> NetworkFileError:
+        return NetworkFileError(f"{self.path}: {message}")
+
+    def get(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise self.fail(f"missing array '{name}'")
+        self._check_header(name)
+        try:
+            array = self.npz[name]
+        except ValueError as exc:  # object arrays need pickle, which we refuse
+            raise self.fail(f"array '{name}' cannot be read safely ({exc})") from None
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise self.fail(f"array '{name}' is corrupt ({exc})") from None
+        if array.dtype.hasobject:
+            raise self.fail(f"array '{name}' holds Python objects")
+        return array
+
+    def _check_header(self, name: str) -> None:
+        """Refuse a member whose declared size is implausible before numpy allocates it."""
+        try:
+            info = self.npz.zip.getinfo(f"{name}.npy")
+            with self.npz.zip.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = _HEADER_READERS.get(version)
+                if read_header is None:
+                    raise ValueError(f"unknown .npy version {version}")
+                shape, _, dtype = read_header(member)
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            raise self.fail(f"array '{name}' has a malformed header ({exc})") from None
+        count = int(np.prod(shape, dtype=object)) if shape else 1
+        if dtype.hasobject:
+            raise self.fail(f"array '{name}' holds Python objects (pickles are never loaded)")
+        if count > MAX_ELEMENTS or count * dtype.itemsize > info.file_size + 1024:
+            raise self.fail(f"array '{name}' declares shape {shape}, larger than its data")
+
+    def text(self, name: str) -> str:
+        array = self.get(name)
+        if array.shape != () or array.dtype.kind != "U":
+            raise self.fail(f"'{name}' must be a 0-d string array")
+        return str(array)
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        array = self.get(name)
+        if array.ndim != 1 or array.dtype.kind != "U":
+            raise self.fail(f"'{name}' must be a 1-d string array")
+        return tuple(str(s) for s in array)
+
+    def vector(self, name: str, size: int) -> np.ndarray:
+        array = self.get(name)
+        if array.shape != (size,) or array.dtype.kind != "f":
+            raise self.fail(f"'{name}' must be a float vector of length {size}, got {array.shape}")
+        return self.finite(name, array.astype(DTYPE))
+
+    def finite(self, name: str, array: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(array)):
+            raise self.fail(f"'{name}' holds NaN or infinite values")
+        return array
+
+    def matrix(self, name: str, rows: int | None = None, cols: int | None = None) -> Matrix:
+        if f"{name}.shape" in self.names:
+            matrix = self._csr(name)
+        else:
+            matrix = self.get(name)
+            if matrix.ndim != 2 or matrix.dtype.kind != "f":
+                raise self.fail(f"'{name}' must be a 2-d float matrix, got {matrix.shape}")
+            matrix = self.finite(name, matrix.astype(DTYPE))
+        r, c = matrix.shape
+        if (rows is not None and r != rows) or (cols is not None and c != cols):
+            want = f"({rows if rows is not None else '*'}, {cols if cols is not None else '*'})"
+            raise self.fail(f"'{name}' has shape {matrix.shape}, expected {want}")
+        return matrix
+
+    def _csr(self, name: str) -> sp.csr_matrix:
+        shape = self.get(f"{name}.shape")
+        if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 0):
+            raise self.fail(f"'{name}.shape' must hold two non-negative integers")
+        rows, cols = (int(v) for v in shape)
+        if max(rows, cols) >= 1 << 31:
+            raise self.fail(f"'{name}' declares an implausible shape {rows} x {cols}")
+        data = self.get(f"{name}.data")
+        indices = self.get(f"{name}.indices")
+        indptr = self.get(f"{name}.indptr")
+        ok = (
+            data.ndim == indices.ndim == indptr.ndim == 1
+            and data.dtype.kind == "f"
+            and indices.dtype.kind in "iu"
+            and indptr.dtype.kind in "iu"
+            and len(indptr) == rows + 1
+            and len(data) == len(indices)
+            and (len(indptr) == 0 or (indptr[0] == 0 and indptr[-1] == len(data)))
+            and np.all(np.diff(indptr) >= 0)
+            and (len(indices) == 0 or (indices.min() >= 0 and indices.max() < cols))
+        )
+        if not ok:
+            raise self.fail(f"CSR parts of '{name}' disagree with each other or its shape")
+        data = self.finite(name, data.astype(DTYPE))
+        return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
+
+
+def _load(path: Path) -> Network:
+    reader = _Reader(path)
+    with reader.npz:
+        fmt = reader.text("format")
+        if fmt != FORMAT:
+            raise reader.fail(f"format is '{fmt}', expected '{FORMAT}'")
+        try:
+            meta = json.loads(reader.text("meta"))
+        except json.JSONDecodeError as exc:
+            raise reader.fail(f"'meta' is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise reader.fail("'meta' must be a JSON object")
+        circuit_yaml = reader.text("circuit")
+        inputs = reader.strings("input_names")
+        outputs = reader.strings("output_names")
+        embed = reader.matrix("embed", cols=len(inputs))
+        width = embed.shape[0]
+        layers = []
+        i = 0
+        while f"layer{i}.bias" in reader.names or f"layer{i}.weight" in reader.names:
+            weight = reader.matrix(f"layer{i}.weight", cols=width)
+            layers.append((weight, reader.vector(f"layer{i}.bias", weight.shape[0])))
+            width = weight.shape[0]
+            i += 1
+        readout = reader.matrix("readout.weight", rows=len(outputs), cols=width)
+        readout_bias = reader.vector("readout.bias", len(outputs))
+        features = []
+        widths = [embed.shape[0], *(w.shape[0] for w, _ in layers)]
+        for level, d in enumerate(widths):
+            if f"features{level}.names" not in reader.names:
+                break
+            names = reader.strings(f"features{level}.names")
+            rmat = sp.csr_matrix(reader.matrix(f"features{level}.readout", len(names), d))
+            bias_name = f"features{level}.bias"
+            bias = (
+                reader.vector(bias_name, len(names))
+                if bias_name in reader.names
+                else np.zeros(len(names), DTYPE)
+            )
+            features.append(FeatureMap(names, rmat, bias))
+    return Network(
+        inputs, outputs, embed, layers, (readout, readout_bias), features, meta, circuit_yaml
+    )

@@ -1,0 +1,192 @@
+"""Verification: run the circuit and the network on the same s-sparse inputs and compare.
+
+The circuit side is the bit-parallel simulator (an independent implementation of the circuit's
+meaning); the network side is the plain forward pass from the weights. Inputs are exactly-k-hot
+for every k in 0..s, ``samples`` of each (or all of them when there are fewer), from a seeded
+generator. The report says, per k and overall, how often and by how much the two disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from math import comb
+from typing import Any
+
+import numpy as np
+
+from circuit2mlp.ir import Circuit
+from circuit2mlp.network import Network
+from circuit2mlp.simulate import pack_bits, simulate_packed, sparse_inputs, unpack_bits
+
+
+@dataclass
+class LevelStats:
+    """Agreement figures over a set of samples (one sparsity level k, or all of them)."""
+
+    k: int | None
+    samples: int = 0
+    exhaustive: bool = False
+    bit_errors: int = 0
+    sample_errors: int = 0
+    output_bits: int = 0
+    max_error_on_0: float = 0.0  # max |y - 0| where the circuit says 0
+    max_error_on_1: float = 0.0  # max |y - 1| where the circuit says 1
+    worst_margin: float = 0.5  # min over outputs of (y - 0.5) * (2 target - 1); < 0 is wrong
+
+    @property
+    def bit_error_rate(self) -> float:
+        """Fraction of output bits that are wrong."""
+        return self.bit_errors / self.output_bits if self.output_bits else 0.0
+
+    @property
+    def sample_error_rate(self) -> float:
+        """Fraction of samples with at least one wrong output bit."""
+        return self.sample_errors / self.samples if self.samples else 0.0
+
+    def merge(self, other: LevelStats) -> None:
+        """Accumulate another set of samples into this one."""
+        self.samples += other.samples
+        self.bit_errors += other.bit_errors
+        self.sample_errors += other.sample_errors
+        self.output_bits += other.output_bits
+        self.max_error_on_0 = max(self.max_error_on_0, other.max_error_on_0)
+        self.max_error_on_1 = max(self.max_error_on_1, other.max_error_on_1)
+        self.worst_margin = min(self.worst_margin, other.worst_margin)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, rates included."""
+        return {
+            **asdict(self),
+            "bit_error_rate": self.bit_error_rate,
+            "sample_error_rate": self.sample_error_rate,
+        }
+
+
+@dataclass
+class VerifyReport:
+    """Everything ``verify`` measured, and whether it is within tolerance."""
+
+    circuit: str
+    method: str
+    sparsity: int
+    seed: int
+    per_k: list[LevelStats]
+    overall: LevelStats
+    neurons: int
+    gates: int
+    layers: int
+    exact_neurons: int | None
+    max_error_rate: float
+    max_sample_error_rate: float
+    passed: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passed = (
+            self.overall.bit_error_rate <= self.max_error_rate
+            and self.overall.sample_error_rate <= self.max_sample_error_rate
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("per_k", "overall")}
+        data["per_k"] = [s.to_dict() for s in self.per_k]
+        data["overall"] = self.overall.to_dict()
+        return data
+
+
+def compare(y: np.ndarray, target: np.ndarray, k: int | None = None) -> LevelStats:
+    """Agreement of network outputs y (batch, n) with boolean targets (batch, n)."""
+    target = target.astype(bool)
+    wrong = (y > 0.5) != target
+    signed = np.where(target, y - 0.5, 0.5 - y)
+    zeros, ones = np.abs(y[~target]), np.abs(y[target] - 1)
+    return LevelStats(
+        k=k,
+        samples=y.shape[0],
+        bit_errors=int(wrong.sum()),
+        sample_errors=int(wrong.any(axis=1).sum()),
+        output_bits=int(wrong.size),
+        max_error_on_0=float(zeros.max()) if zeros.size else 0.0,
+        max_error_on_1=float(ones.max()) if ones.size else 0.0,
+        worst_margin=float(signed.min()) if signed.size else 0.5,
+    )
+
+
+def batch_size(network: Network, budget_bytes: int = 256 << 20) -> int:
+    """Samples per forward batch: a multiple of 64 whose activations fit the budget."""
+    widest = max([len(network.output_names), *network.widths, network.embed.shape[0], 1])
+    return max(64, (budget_bytes // (4 * widest)) // 64 * 64)
+
+
+def level_inputs(m: int, k: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """The exactly-k-hot inputs checked at level k (all of them when that is at most samples)."""
+    return sparse_inputs(m, k, samples, rng)
+
+
+def verify_level(
+    circuit: Circuit,
+    network: Network,
+    x: np.ndarray,
+    k: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> LevelStats:
+    """Compare circuit and network on the input rows x, in memory-sized batches."""
+    stats = LevelStats(k=k)
+    step = batch_size(network)
+    for start in range(0, x.shape[0], step):
+        chunk = x[start : start + step]
+        expected = unpack_bits(simulate_packed(circuit, pack_bits(chunk)), chunk.shape[0])
+        stats.merge(compare(network.forward(chunk), expected, k))
+        if progress:
+            progress(chunk.shape[0])
+    return stats
+
+
+def verify(
+    circuit: Circuit,
+    network: Network,
+    samples: int = 10_000,
+    sparsity: int | None = None,
+    seed: int = 0,
+    max_error_rate: float = 0.0,
+    max_sample_error_rate: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Check the network against the circuit on exactly-k-hot inputs for k = 0..sparsity."""
+    if tuple(network.input_names) != tuple(circuit.inputs):
+        raise ValueError("network and circuit disagree on the inputs")
+    if tuple(network.output_names) != tuple(circuit.outputs):
+        raise ValueError("network and circuit disagree on the outputs")
+    meta = network.meta
+    s = int(meta.get("sparsity", 3)) if sparsity is None else sparsity
+    s = min(s, len(circuit.inputs))
+    rng = np.random.default_rng(seed)
+    overall = LevelStats(k=None)
+    per_k = []
+    for k in range(s + 1):
+        x = level_inputs(len(circuit.inputs), k, samples, rng)
+        stats = verify_level(circuit, network, x, k, progress)
+        stats.exhaustive = comb(len(circuit.inputs), k) <= samples
+        per_k.append(stats)
+        overall.merge(stats)
+    overall.exhaustive = all(s.exhaustive for s in per_k)
+    return VerifyReport(
+        circuit=circuit.name,
+        method=str(meta.get("method", "?")),
+        sparsity=s,
+        seed=seed,
+        per_k=per_k,
+        overall=overall,
+        neurons=network.neurons,
+        gates=int(meta.get("gates", len(circuit.gates))),
+        layers=len(network.layers),
+        exact_neurons=meta.get("exact_neurons"),
+        max_error_rate=max_error_rate,
+        max_sample_error_rate=max_sample_error_rate,
+    )
+
+
+def total_samples(m: int, sparsity: int, samples: int) -> int:
+    """How many samples :func:`verify` will run (for progress bars)."""
+    return sum(min(comb(m, k), samples) for k in range(min(sparsity, m) + 1))

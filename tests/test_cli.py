@@ -1,0 +1,187 @@
+"""The command line, run as a user would (a subprocess for the error paths: no traceback may
+reach stderr, exit status 2, one line, no partial output)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from circuit2mlp.network import Network
+
+CLI = [sys.executable, "-m", "circuit2mlp.cli"]
+
+
+def run(*args, cwd=None):
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def full_adder(corpus):
+    return corpus / "handwritten/full_adder.yaml"
+
+
+def test_compile_and_verify(tmp_path, full_adder):
+    out = tmp_path / "fa.npz"
+    result = run("compile", full_adder, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "neurons 10 vs exact method 10" in result.stdout
+    result = run("verify", out, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["passed"] and report["overall"]["bit_errors"] == 0
+    assert [s["k"] for s in report["per_k"]] == [0, 1, 2, 3]
+    assert report["overall"]["samples"] == 8  # every input of a 3-input circuit
+    assert run("verify", full_adder, out).returncode == 0
+
+
+def test_verify_can_fail(tmp_path, full_adder):
+    """Tamper with one weight: verify must notice, report it and exit 1."""
+    out = tmp_path / "fa.npz"
+    assert run("compile", full_adder, "-o", out).returncode == 0
+    network = Network.load(out)
+    weight, bias = network.readout
+    network.readout = (weight, bias + np.float32(0.7))
+    network.save(out)
+    result = run("verify", out, "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert not report["passed"] and report["overall"]["bit_errors"] > 0
+    assert report["overall"]["worst_margin"] < 0
+
+
+def test_verify_sha_mismatch(tmp_path, full_adder, corpus):
+    out = tmp_path / "fa.npz"
+    assert run("compile", full_adder, "-o", out).returncode == 0
+    result = run("verify", corpus / "handwritten/half_adder.yaml", out)
+    assert result.returncode == 2
+    assert "sha256" in result.stderr
+
+
+def test_compile_json_report(tmp_path, corpus):
+    out = tmp_path / "c.npz"
+    result = run("compile", corpus / "real/lgsynth93/C17.blif", "-o", out, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["neurons"] == report["exact_neurons"] > 0
+    assert sum(layer["neurons"] for layer in report["layers"]) == report["neurons"]
+
+
+BAD_INPUTS = {
+    "undefined.yaml": ("inputs: [a]\noutputs: [y]\ngates:\n  y: [and, a, b]\n", ":4:", "undefined"),
+    "cycle.yaml": (
+        "inputs: [a]\noutputs: [y]\ngates:\n  y: [and, a, z]\n  z: [or, y, a]\n",
+        ":",
+        "cycle",
+    ),
+    "dup.blif": (
+        ".model d\n.inputs a\n.outputs y\n.names a y\n1 1\n.names a y\n0 1\n.end\n",
+        ":6:",
+        "twice",
+    ),
+    "latch.blif": (".model s\n.inputs a\n.outputs y\n.latch a y re clk 0\n.end\n", ":4:", "latch"),
+    "subckt.blif": (
+        ".model s\n.inputs a\n.outputs y\n.subckt foo x=a y=y\n.end\n",
+        ":4:",
+        "subckt",
+    ),
+    "cover.blif": (".model c\n.inputs a b\n.outputs y\n.names a b y\n1x 1\n.end\n", ":5:", "cover"),
+    "dff.bench": ("INPUT(a)\nOUTPUT(q)\nq = DFF(a)\n", ":3:", "DFF"),
+    "syntax.yaml": ("inputs: [a\noutputs: [y]\n", ":", "YAML"),
+    "binary.blif": (b"\xff\xfe\x00garbage", ":", "UTF-8"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_circuit_is_one_line_exit_2(tmp_path, name):
+    content, where, phrase = BAD_INPUTS[name]
+    src = tmp_path / name
+    src.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = tmp_path / "w.npz"
+    result = run("compile", src, "-o", out)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(src) + where in lines[0] or (where == ":" and str(src) in lines[0])
+    assert phrase.lower() in lines[0].lower()
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temp files left behind
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compile", "missing.yaml"],
+        ["compile", "{adder}", "--sparsity", "-1"],
+        ["compile", "{adder}", "--method", "magic"],
+        ["compile", "{adder}", "--stop-after", "nosuchpass"],
+        ["verify", "missing.npz"],
+        ["verify", "{adder}"],
+        ["verify", "a", "b", "c"],
+        ["check", "nowhere"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_usage_is_one_line_exit_2(tmp_path, full_adder, args):
+    args = [a.replace("{adder}", str(full_adder)) for a in args]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_weights_exit_2(tmp_path):
+    bad = tmp_path / "w.npz"
+    bad.write_bytes(b"PK\x03\x04 not really")
+    result = run("verify", bad)
+    assert result.returncode == 2
+    assert str(bad) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_passes_and_dump_ir(tmp_path, corpus):
+    result = run("passes")
+    assert result.returncode == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names[:2] == ["normalize", "layer"]
+    for stop in names:
+        dump = tmp_path / f"{stop}.yaml"
+        result = run(
+            "compile", corpus / "handwritten/mux4.yaml", "--stop-after", stop, "--dump-ir", dump
+        )
+        assert result.returncode == 0, result.stderr
+        assert dump.read_text().strip()
+    assert not list(tmp_path.glob("*.npz"))
+
+
+def test_normalize_dump_is_a_loadable_circuit(tmp_path, corpus):
+    from circuit2mlp.formats import load_circuit
+    from circuit2mlp.simulate import all_inputs, simulate
+
+    dump = tmp_path / "n.yaml"
+    src = corpus / "handwritten/mux4.yaml"
+    assert run("compile", src, "--stop-after", "normalize", "--dump-ir", dump).returncode == 0
+    before, after = load_circuit(src), load_circuit(dump)
+    x = all_inputs(len(before.inputs))
+    np.testing.assert_array_equal(simulate(before, x), simulate(after, x))
+    assert {g.op for g in after.gates} <= {"AND", "OR", "NOT", "NAND", "NOR", "XOR", "XNOR", "MAJ"}
+
+
+def test_default_output_name(tmp_path, full_adder):
+    result = run("compile", full_adder, "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "full_adder.npz").exists()
+
+
+def test_help_explains():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("compile", "verify", "check", "passes"):
+        assert command in result.stdout
+    assert "--sparsity" in run("compile", "--help").stdout
