@@ -19,8 +19,18 @@ from circuit2mlp.compiler import METHODS, CompileConfig, compile_circuit, source
 from circuit2mlp.errors import NetworkFileError, UserError
 from circuit2mlp.fileio import write_text_atomic
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+
+def _console(to_stderr: bool = False) -> Console:
+    """A rich console; when output is not a terminal, wide enough that tables never truncate
+    circuit names (rich would assume 80 columns)."""
+    console = Console(stderr=to_stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=to_stderr, highlight=False, width=max(console.width, 160))
+    return console
+
+
+stdout = _console()
+stderr = _console(to_stderr=True)
 
 
 def _read_source(path: Path) -> bytes:
@@ -295,6 +305,15 @@ def passes_cmd() -> None:
 
     for p in PASSES:
         click.echo(f"{p.name:12s} {p.description}")
+
+
+def _register_commands() -> None:
+    from circuit2mlp.commands import register
+
+    register(cli)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
