@@ -92,9 +92,30 @@ def cli() -> None:
 @click.option(
     "--method",
     type=click.Choice(METHODS),
-    default="exact",
+    default=METHODS[0],
     show_default=True,
-    help="exact: one dedicated ReLU gadget per gate (no superposition).",
+    help="superposed: our construction (balanced wiring, centred read-offs, error "
+    "correction); paper: Hänni et al. (2024) as published; exact: one dedicated ReLU gadget "
+    "per gate, no superposition.",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(2),
+    default=None,
+    help="Neurons per superposed layer (default: the smallest the error model predicts "
+    "enough, or the exact gadgets when those are cheaper).",
+)
+@click.option(
+    "--input-dim",
+    type=click.IntRange(1),
+    default=None,
+    help="Embed the m inputs in this many dimensions with random nearly orthogonal vectors "
+    "(inputs in superposition; default: basis-aligned, d0 = m).",
+)
+@click.option(
+    "--no-error-correction",
+    is_flag=True,
+    help="Leave out the error-correction layers between computation layers.",
 )
 @click.option(
     "--sparsity",
@@ -137,6 +158,9 @@ def compile_cmd(
     sparsity: int,
     seed: int,
     max_fanin: int,
+    width: int | None,
+    input_dim: int | None,
+    no_error_correction: bool,
     stop_after: str | None,
     dump_ir: Path | None,
     as_json: bool,
@@ -145,7 +169,15 @@ def compile_cmd(
     """Compile CIRCUIT (.yaml, .blif or .bench) into a weights file (.npz)."""
     source = _read_source(circuit)
     parsed = _load(circuit, quiet)
-    config = CompileConfig(method=method, sparsity=sparsity, seed=seed, max_fanin=max_fanin)
+    config = CompileConfig(
+        method=method,
+        sparsity=sparsity,
+        seed=seed,
+        max_fanin=max_fanin,
+        width=width,
+        input_dim=input_dim,
+        error_correction=not no_error_correction,
+    )
     config.check()
     if dump_ir is not None and stop_after is None:
         raise UserError("--dump-ir needs --stop-after PASS")

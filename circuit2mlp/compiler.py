@@ -11,26 +11,28 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from circuit2mlp import __version__
-from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock, assemble
-from circuit2mlp.codegen.exact import compile_exact_blocks, exact_neuron_count
+from circuit2mlp.codegen.blocks import assemble
+from circuit2mlp.codegen.exact import exact_neuron_count
 from circuit2mlp.errors import UserError
 from circuit2mlp.ir import Circuit, LayeredCircuit
 from circuit2mlp.network import Network
 
-METHODS = ("exact",)
+#: Construction methods; the first is the default.
+METHODS = ("superposed", "paper", "exact")
 
 
 @dataclass(frozen=True)
 class CompileConfig:
     """Every option that affects the weights; all of it is recorded in the file's meta."""
 
-    method: str = "exact"
+    method: str = "superposed"
     sparsity: int = 3
     seed: int = 0
     max_fanin: int = 4
+    width: int | None = None  # neurons per superposed layer; None = from the error model
+    input_dim: int | None = None  # d0 < m: inputs in superposition; None = basis-aligned
+    error_correction: bool = True
 
     def check(self) -> None:
         """Reject out-of-range values with a clear message."""
@@ -42,6 +44,10 @@ class CompileConfig:
             raise UserError(f"max fan-in {self.max_fanin} out of range (need >= 2)")
         if self.seed < 0:
             raise UserError(f"seed {self.seed} out of range (need >= 0)")
+        if self.width is not None and self.width < 2:
+            raise UserError(f"width {self.width} out of range (need >= 2)")
+        if self.input_dim is not None and self.input_dim < 1:
+            raise UserError(f"input dim {self.input_dim} out of range (need >= 1)")
 
 
 @dataclass
@@ -56,6 +62,7 @@ class CompileReport:
     layers: list[dict[str, Any]] = field(default_factory=list)
     neurons: int = 0
     exact_neurons: int = 0
+    predicted_errors: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -74,25 +81,23 @@ def lower(circuit: Circuit, config: CompileConfig) -> LayeredCircuit:
     return run_pipeline(circuit, {"max_fanin": config.max_fanin})
 
 
-def _input_features(circuit: Circuit) -> tuple[FeatureMap, np.ndarray]:
-    import scipy.sparse as sp
-
-    m = len(circuit.inputs)
-    identity = sp.identity(m, dtype=DTYPE, format="csr")
-    return FeatureMap(circuit.inputs, identity, np.zeros(m, DTYPE)), np.eye(m, dtype=DTYPE)
-
-
 def compile_circuit(
     circuit: Circuit, config: CompileConfig, source_sha256: str | None = None
 ) -> tuple[Network, CompileReport]:
     """Compile a validated circuit into a Network and say what it cost."""
+    from circuit2mlp.codegen.pipeline import build_blocks
     from circuit2mlp.formats.yaml_format import write_yaml
 
     config.check()
     layered = lower(circuit, config)
-    blocks: list[LayerBlock] = compile_exact_blocks(layered)
-    input_features, embed = _input_features(circuit)
+    input_features, embed, blocks = build_blocks(layered, config)
     assembled = assemble(input_features, embed, blocks, layered.output_signals)
+    exact_neurons = exact_neuron_count(layered)
+    layer_rows = [
+        {"layer": i, "neurons": b.neurons, "features": len(b.features.names), **b.stats}
+        for i, b in enumerate(blocks)
+    ]
+    predicted = sum(float(r.get("predicted_errors", 0.0)) for r in layer_rows)
     meta = {
         "circuit": circuit.name,
         "source_sha256": source_sha256,
@@ -102,7 +107,9 @@ def compile_circuit(
         "version": __version__,
         "options": asdict(config),
         "gates": len(circuit.gates),
-        "exact_neurons": exact_neuron_count(layered),
+        "exact_neurons": exact_neurons,
+        "layer_sizes": [int(b.neurons) for b in blocks],
+        "predicted_errors_per_sample": predicted,
     }
     network = Network.from_assembled(
         assembled, circuit.inputs, circuit.outputs, meta, write_yaml(circuit)
@@ -114,10 +121,17 @@ def compile_circuit(
         outputs=len(circuit.outputs),
         gates=len(circuit.gates),
         layers=[
-            {"layer": i, "neurons": b.neurons, "features": len(b.features.names), **b.stats}
-            for i, b in enumerate(blocks)
+            {k: v for k, v in r.items() if k != "groups"} | _group_summary(r) for r in layer_rows
         ],
         neurons=network.neurons,
-        exact_neurons=meta["exact_neurons"],
+        exact_neurons=exact_neurons,
+        predicted_errors=predicted,
     )
     return network, report
+
+
+def _group_summary(row: dict[str, Any]) -> dict[str, Any]:
+    groups = row.get("groups") or []
+    if not groups:
+        return {}
+    return {"groups": [dict(g) for g in groups]}

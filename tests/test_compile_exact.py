@@ -22,7 +22,7 @@ def network_bits(network, x):
 
 
 def check_exact(circuit, x, max_fanin=4):
-    network, report = compile_circuit(circuit, CompileConfig(max_fanin=max_fanin))
+    network, report = compile_circuit(circuit, CompileConfig(method="exact", max_fanin=max_fanin))
     expected = simulate(circuit, x)
     got = network_bits(network, x)
     assert got.shape == expected.shape
@@ -73,7 +73,7 @@ def test_exact_is_deterministic(tmp_path, corpus, seed):
     circuit = load_circuit(corpus / "real/lgsynth93/C432.blif")
     paths = []
     for i in range(2):
-        network, _ = compile_circuit(circuit, CompileConfig(seed=seed))
+        network, _ = compile_circuit(circuit, CompileConfig(method="exact", seed=seed))
         paths.append(tmp_path / f"w{i}.npz")
         network.save(paths[-1])
     assert paths[0].read_bytes() == paths[1].read_bytes()

@@ -1,0 +1,121 @@
+"""Choosing a superposed group's parameters from its size and the layer's sparsity.
+
+A neuron reading b features meets up to lam = b * a / F other active features in a busy sample
+(a active among the level's F), each adding one unit to it when its monomial is one short
+(q-1 of q features on). Averaged over a monomial's k covering neurons the interference is
+about Poisson(k lam)/k. How many features are active varies from sample to sample (from none
+to a), so the read-off's interference ranges over [0, lam]: the ``superposed`` method centres
+it by ``CENTER * lam``, putting the decision threshold in the middle of that range, while the
+paper's plain mean leaves it at 1/2. A one-short monomial then reads wrong when
+Poisson(k lam) > k (c + 1/2), and an active one cannot fall below 1 - c (> 1/2 needs c < 1/2).
+
+lam grows with the features a neuron reads, which grow with k (gate-centric) or p
+(feature-centric), so for a given width there is a best k: this module finds it numerically
+and predicts the error, for the compile report and for choosing widths. Read-offs use at most
+:data:`MAX_READ` covering neurons, which bounds the read-off matrix at MAX_READ non-zeros per
+monomial. Independence of the neurons' interference is an approximation; verify measures the
+truth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import poisson
+
+from circuit2mlp.codegen.wiring import feature_centric_fanin, gate_centric_fanin
+
+K_CHOICES = np.arange(2, 97)
+#: Covering neurons a read-off averages at most.
+MAX_READ = 64
+#: Fraction of the busiest-sample interference the superposed read-offs subtract.
+CENTER = 0.5
+
+
+@dataclass(frozen=True)
+class GroupDesign:
+    """A group's strategy ('gate' or 'feature'), neurons per monomial k, the mean number of
+    interfering features per neuron pi, the failure probability of one exposed monomial and the
+    expected number of wrong monomials per sample."""
+
+    strategy: str
+    k: int
+    pi: float
+    fail: float
+    expected_errors: float
+
+
+def exposed_per_sample(q: int, n_monomials: int, n_used: int, active: float) -> float:
+    """How many monomials of a group are one-short in a typical sample: for q = 1 every
+    monomial of an inactive feature; else those containing an active feature."""
+    if q == 1:
+        return float(n_monomials)
+    return min(float(n_monomials), active * q * n_monomials / max(n_used, 1))
+
+
+def tail(k: np.ndarray, lam: np.ndarray, center: float) -> np.ndarray:
+    """Chance a read-off over k neurons, shifted down by ``center * lam``, crosses 1/2 when
+    each neuron meets Poisson(lam) interfering features; 1 where the shift itself would push
+    an active monomial (read-off >= 1) below 1/2."""
+    mean = k * lam
+    fail = poisson.sf(np.floor(k * (center * lam + 0.5)), mean)
+    return np.where(center * lam >= 0.5, 1.0, fail)
+
+
+def design_group(
+    q: int,
+    n_monomials: int,
+    n_used: int,
+    n_level: int,
+    neurons: int,
+    active_other: float,
+    strategies: tuple[str, ...] = ("gate", "feature"),
+    center: float = CENTER,
+    balanced: bool = True,
+) -> GroupDesign:
+    """The (strategy, k) with the fewest expected wrong monomials per sample for this width."""
+    best: GroupDesign | None = None
+    exposed = exposed_per_sample(q, n_monomials, n_used, active_other + 1)
+    density = active_other / max(n_level, 1)
+    for strategy in strategies:
+        if strategy == "feature" and q < 2:
+            continue
+        if strategy == "gate":
+            ks = K_CHOICES[neurons >= K_CHOICES] if neurons >= 2 else np.array([1])
+            fanin = np.array([gate_centric_fanin(n_used, q, neurons, k, n_monomials) for k in ks])
+        else:
+            ks = np.unique(np.geomspace(1, max(1, neurons // 4), 60).astype(int))
+            fanin = np.array([feature_centric_fanin(n_used, q, neurons, k) for k in ks])
+        lam = np.maximum(fanin - q, 0) * density
+        fail = tail(np.minimum(ks, MAX_READ), lam, center)
+        if not balanced:  # i.i.d. covers are Poisson(k): some are (nearly) empty
+            fail = fail + np.exp(-ks.astype(float))
+        i = int(np.argmin(fail))
+        design = GroupDesign(strategy, int(ks[i]), float(lam[i]), float(fail[i]), 0.0)
+        if best is None or design.fail < best.fail:
+            best = design
+    assert best is not None
+    return GroupDesign(best.strategy, best.k, best.pi, best.fail, best.fail * exposed)
+
+
+def neurons_for(
+    q: int,
+    n_monomials: int,
+    n_used: int,
+    n_level: int,
+    active_other: float,
+    target_errors: float,
+    limit: int,
+    center: float = CENTER,
+) -> int:
+    """Smallest width (on a geometric grid, at most ``limit``) whose predicted wrong monomials
+    per sample are at most ``target_errors``; ``limit`` when none is."""
+    width = max(8, int(math.sqrt(n_monomials)))
+    while width < limit:
+        design = design_group(q, n_monomials, n_used, n_level, width, active_other, center=center)
+        if design.expected_errors <= target_errors:
+            return width
+        width = int(width * 1.15) + 1
+    return limit

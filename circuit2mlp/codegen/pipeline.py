@@ -1,0 +1,131 @@
+"""Codegen driver: a layered circuit becomes an input embedding and a list of layer blocks.
+
+For ``exact`` every layer is a block of dedicated gadgets. For the superposed methods: measure
+every wire's activity under s-sparse inputs (activity.py), embed the inputs (embedding.py),
+then per circuit layer a computation block (superposed.py) -- or the exact block when that is
+cheaper and no width was forced, the *hybrid* -- followed, except after the last, by an
+error-correction block (error_correction.py) when enabled.
+
+All randomness comes from one ``numpy.random.Generator`` seeded by the config, spawned into
+independent streams per use, so the same seed gives the same weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from circuit2mlp.codegen.activity import LevelActivity, measure_activity
+from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
+from circuit2mlp.codegen.embedding import input_embedding
+from circuit2mlp.codegen.error_correction import correction_block
+from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
+from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
+from circuit2mlp.ir import LayeredCircuit
+
+
+def build_blocks(layered: LayeredCircuit, config) -> tuple[FeatureMap, object, list[LayerBlock]]:
+    """(input features, embed matrix, blocks) for ``config.method``."""
+    rng = np.random.default_rng(config.seed)
+    streams = rng.spawn(3 + 2 * layered.depth)
+    if config.method == "exact":
+        features, embed = input_embedding(
+            layered.inputs, config.input_dim, np.zeros(len(layered.inputs), bool), streams[0]
+        )
+        return features, embed, compile_exact_blocks(layered)
+    levels = measure_activity(layered, config.sparsity, streams[1])
+    levels[-1] = _unflipped(levels[-1])  # outputs are read in their true polarity
+    features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
+    options = SuperposeOptions.for_method(config.method, config.width)
+    blocks: list[LayerBlock] = []
+    superposed_inputs = config.input_dim is not None and config.input_dim < len(layered.inputs)
+    if superposed_inputs and config.method == "superposed":
+        blocks.append(
+            correction_block(levels[0], options, streams[2], dedicated=True, low=0.4, high=0.6)
+        )
+    check = _Calibration(layered, config, features, embed, levels, blocks)
+    for i, gates in enumerate(layered.layers):
+        stage = [
+            computation_block(gates, levels[i], levels[i + 1].flip, options, streams[3 + 2 * i])
+        ]
+        stage[0].stats["kind"] = "compute"
+        last = i == layered.depth - 1
+        if config.error_correction and not last and stage[0].stats.get("superposed_gates", 0):
+            stage.append(correction_block(levels[i + 1], options, streams[4 + 2 * i]))
+        if config.width is None:
+            fallback = _all_dedicated(gates, levels[i], levels[i + 1].flip, options)
+            fallback.stats["kind"] = "compute"
+            cost = sum(b.neurons for b in stage)
+            if fallback.neurons <= cost or not check.clean(stage, i + 1):
+                stage = [fallback]
+        check.advance(stage)
+        blocks.extend(stage)
+    return features, embed, blocks
+
+
+class _Calibration:
+    """Runs the blocks built so far on held-out sparse samples, in feature space, so that with
+    an automatic width a superposed layer that misreads any wire on them is replaced by exact
+    gadgets (the hybrid's safety net). Only for automatic widths: a forced width is kept."""
+
+    def __init__(self, layered, config, features, embed, levels, blocks) -> None:
+        from circuit2mlp.codegen.activity import activity_samples, level_values
+        from circuit2mlp.simulate import unpack_bits
+
+        self.active = config.width is None
+        if not self.active:
+            return
+        rng = np.random.default_rng([config.seed, 1])
+        x = activity_samples(len(layered.inputs), config.sparsity, 256, rng)
+        n = x.shape[0]
+        self.truth = [
+            unpack_bits(rows, n).T ^ level.flip[:, None]
+            for rows, level in zip(level_values(layered, x), levels, strict=True)
+        ]
+        h0 = np.asarray(embed, dtype=np.float64) @ x.T.astype(np.float64)
+        self.f = features.readout.astype(np.float64) @ h0 + features.bias[:, None]
+        self.advance(blocks)
+
+    @staticmethod
+    def _run(f: np.ndarray, blocks: list[LayerBlock]) -> np.ndarray:
+        for block in blocks:
+            h = np.maximum(block.weight.astype(np.float64) @ f + block.bias[:, None], 0)
+            f = block.features.readout.astype(np.float64) @ h + block.features.bias[:, None]
+        return f
+
+    def clean(self, blocks: list[LayerBlock], level: int) -> bool:
+        """Whether these blocks read every wire of ``level`` right on the samples."""
+        f = self._run(self.f, blocks)
+        return bool(np.array_equal(f > 0.5, self.truth[level]))
+
+    def advance(self, blocks: list[LayerBlock]) -> None:
+        """Accept blocks: later checks start from their output."""
+        if self.active:
+            self.f = self._run(self.f, blocks)
+
+
+def _unflipped(level: LevelActivity) -> LevelActivity:
+    freq = np.where(level.flip, 1 - level.frequency, level.frequency)
+    return LevelActivity(
+        level.names,
+        np.zeros_like(level.flip),
+        freq,
+        level.active_mean,
+        level.active_max,
+        level.active_p99,
+    )
+
+
+def _all_dedicated(gates, level: LevelActivity, out_flip: np.ndarray, options) -> LayerBlock:
+    """The layer with every gate on its own exact gadget (stored polarities respected)."""
+    everything_dense = LevelActivity(
+        level.names,
+        level.flip,
+        np.ones_like(level.frequency),
+        level.active_mean,
+        level.active_max,
+        level.active_p99,
+    )
+    return computation_block(gates, everything_dense, out_flip, options, np.random.default_rng(0))
+
+
+__all__ = ["DTYPE", "build_blocks", "exact_block"]
