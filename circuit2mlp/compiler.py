@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from circuit2mlp import __version__
-from circuit2mlp.codegen.blocks import assemble
+from circuit2mlp.codegen.blocks import assemble, true_polarity
 from circuit2mlp.codegen.exact import exact_neuron_count
 from circuit2mlp.errors import UserError
 from circuit2mlp.ir import Circuit, LayeredCircuit
@@ -90,8 +90,9 @@ def compile_circuit(
 
     config.check()
     layered = lower(circuit, config)
-    input_features, embed, blocks = build_blocks(layered, config)
+    input_features, embed, blocks, flipped = build_blocks(layered, config)
     assembled = assemble(input_features, embed, blocks, layered.output_signals)
+    assembled.features = [true_polarity(f, flipped) for f in assembled.features]
     exact_neurons = exact_neuron_count(layered)
     layer_rows = [
         {"layer": i, "neurons": b.neurons, "features": len(b.features.names), **b.stats}

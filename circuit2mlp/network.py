@@ -15,7 +15,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,42 @@ from circuit2mlp.fileio import atomic_write
 FORMAT = "circuit2mlp/1"
 Matrix = np.ndarray | sp.csr_matrix
 MAX_ELEMENTS = 1 << 34  # refuse declared shapes beyond this before allocating anything
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
+_MAX_DEFLATE_RATIO = 1032  # deflate cannot expand data more than this (RFC 1951 limit)
+# What zipfile, zlib and numpy's .npy header parser raise on corrupt or foreign bytes: all of
+# them mean "this is not a valid weights file", never a bug of ours.
+_CORRUPT = (
+    OSError,
+    ValueError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    NotImplementedError,  # unsupported zip version, compression method or flag
+    RuntimeError,  # encrypted member
+    tokenize.TokenError,  # numpy parses old .npy headers with tokenize
+    SyntaxError,  # ... and with ast.literal_eval
+    OverflowError,
+)
+# meta keys that the tools read, with the check each must pass when present
+_META_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "sparsity": ("an integer from 0 to 64", lambda v: _is_int(v) and 0 <= v <= 64),
+    "seed": ("a non-negative integer", lambda v: _is_int(v) and v >= 0),
+    "gates": ("a non-negative integer", lambda v: _is_int(v) and v >= 0),
+    "exact_neurons": ("a non-negative integer", lambda v: v is None or (_is_int(v) and v >= 0)),
+    "method": ("a string", lambda v: isinstance(v, str)),
+    "circuit": ("a string", lambda v: isinstance(v, str)),
+    "source_sha256": ("null or a hex string", lambda v: v is None or _is_hex(v)),
+    "layer_sizes": ("a list of integers", lambda v: isinstance(v, list) and all(map(_is_int, v))),
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_hex(value: Any) -> bool:
+    return isinstance(value, str) and all(c in "0123456789abcdef" for c in value)
 
 
 @dataclass
@@ -161,6 +200,9 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
     atomic_write(path, write)
 
 
+# any of these present means layer i exists (a CSR weight has no plain "layer{i}.weight")
+_LAYER_PARTS = ("weight", "bias", "weight.shape", "weight.data", "weight.indices", "weight.indptr")
+
 _HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
@@ -173,12 +215,22 @@ class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.npz = np.load(path, allow_pickle=False)
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+                self.archive_size = os.fstat(handle.fileno()).st_size
         except FileNotFoundError:
             raise NetworkFileError(f"{path}: no such file") from None
         except IsADirectoryError:
             raise NetworkFileError(f"{path}: is a directory, not a weights file") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        except (OSError, ValueError) as exc:
+            raise NetworkFileError(f"{path}: cannot read ({exc})") from None
+        # np.load would read a bare .npy whole (allocating its declared shape) and try to
+        # unpickle anything else: only let it see zip archives, whose members we check first.
+        if magic not in _ZIP_MAGIC:
+            raise NetworkFileError(f"{path}: not a circuit2mlp weights file (not an npz archive)")
+        try:
+            self.npz = np.load(path, allow_pickle=False)
+        except _CORRUPT as exc:
             raise NetworkFileError(f"{path}: not a circuit2mlp weights file ({exc})") from None
         if not isinstance(self.npz, np.lib.npyio.NpzFile):
             raise NetworkFileError(f"{path}: not an npz archive")
@@ -193,16 +245,20 @@ class _Reader:
         self._check_header(name)
         try:
             array = self.npz[name]
-        except ValueError as exc:  # object arrays need pickle, which we refuse
-            raise self.fail(f"array '{name}' cannot be read safely ({exc})") from None
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise self.fail(f"array '{name}' is corrupt ({exc})") from None
+        except _CORRUPT as exc:
+            raise self.fail(f"array '{name}' is corrupt ({_one_line(exc)})") from None
         if array.dtype.hasobject:
             raise self.fail(f"array '{name}' holds Python objects")
         return array
 
     def _check_header(self, name: str) -> None:
-        """Refuse a member whose declared size is implausible before numpy allocates it."""
+        """Refuse a member whose declared size is implausible before numpy allocates it.
+
+        numpy allocates the declared shape of a zip member up front, so the declared size must
+        fit the data actually present. The zip directory's sizes are themselves untrusted: the
+        bound is the smallest of the stated size and what the stored bytes (no more than the
+        archive holds) can expand to.
+        """
         try:
             info = self.npz.zip.getinfo(f"{name}.npy")
             with self.npz.zip.open(info) as member:
@@ -211,12 +267,16 @@ class _Reader:
                 if read_header is None:
                     raise ValueError(f"unknown .npy version {version}")
                 shape, _, dtype = read_header(member)
-        except (ValueError, OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-            raise self.fail(f"array '{name}' has a malformed header ({exc})") from None
+        except (*_CORRUPT, KeyError) as exc:
+            raise self.fail(f"array '{name}' has a malformed header ({_one_line(exc)})") from None
         count = int(np.prod(shape, dtype=object)) if shape else 1
         if dtype.hasobject:
             raise self.fail(f"array '{name}' holds Python objects (pickles are never loaded)")
-        if count > MAX_ELEMENTS or count * dtype.itemsize > info.file_size + 1024:
+        stored = min(info.compress_size, self.archive_size)
+        ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
+        available = min(info.file_size, stored * ratio) + 1024
+        # zero-size items still cost a Python object each when iterated (names): count them
+        if count > MAX_ELEMENTS or count * max(dtype.itemsize, 1) > available:
             raise self.fail(f"array '{name}' declares shape {shape}, larger than its data")
 
     def text(self, name: str) -> str:
@@ -283,18 +343,32 @@ class _Reader:
         return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _meta(reader: _Reader) -> dict[str, Any]:
+    """The meta JSON object, with the fields the tools read type-checked (a hostile value,
+    such as a sparsity of "3" or 10**9, must be refused here, not crash verify later)."""
+    try:
+        meta = json.loads(reader.text("meta"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too-long ints, deep nesting
+        raise reader.fail(f"'meta' is not valid JSON ({_one_line(exc)})") from None
+    if not isinstance(meta, dict):
+        raise reader.fail("'meta' must be a JSON object")
+    for key, (want, ok) in _META_CHECKS.items():
+        if key in meta and not ok(meta[key]):
+            raise reader.fail(f"meta '{key}' must be {want}, got {json.dumps(meta[key])[:40]}")
+    return meta
+
+
 def _load(path: Path) -> Network:
     reader = _Reader(path)
     with reader.npz:
         fmt = reader.text("format")
         if fmt != FORMAT:
             raise reader.fail(f"format is '{fmt}', expected '{FORMAT}'")
-        try:
-            meta = json.loads(reader.text("meta"))
-        except json.JSONDecodeError as exc:
-            raise reader.fail(f"'meta' is not valid JSON ({exc})") from None
-        if not isinstance(meta, dict):
-            raise reader.fail("'meta' must be a JSON object")
+        meta = _meta(reader)
         circuit_yaml = reader.text("circuit")
         inputs = reader.strings("input_names")
         outputs = reader.strings("output_names")
@@ -302,11 +376,17 @@ def _load(path: Path) -> Network:
         width = embed.shape[0]
         layers = []
         i = 0
-        while f"layer{i}.bias" in reader.names or f"layer{i}.weight" in reader.names:
+        while any(f"layer{i}.{part}" in reader.names for part in _LAYER_PARTS):
             weight = reader.matrix(f"layer{i}.weight", cols=width)
             layers.append((weight, reader.vector(f"layer{i}.bias", weight.shape[0])))
             width = weight.shape[0]
             i += 1
+        sizes = meta.get("layer_sizes")
+        if isinstance(sizes, list) and sizes != [int(w.shape[0]) for w, _ in layers]:
+            raise reader.fail(
+                f"meta 'layer_sizes' says {len(sizes)} layers of {sizes}, the arrays hold "
+                f"{[int(w.shape[0]) for w, _ in layers]}"
+            )
         readout = reader.matrix("readout.weight", rows=len(outputs), cols=width)
         readout_bias = reader.vector("readout.bias", len(outputs))
         features = []

@@ -17,25 +17,41 @@ def _ratio(a: int, b: int) -> str:
 
 
 def render_compile(report: CompileReport, console: Console) -> None:
-    """Per-layer table and totals vs the exact method."""
+    """Per-layer table (kind, gates, carries, neurons, superposed vs dedicated gates, predicted
+    wrong wires per sample) and totals vs the exact method."""
     table = Table(title=f"compile {report.circuit} ({report.method})")
-    for col in ("layer", "gates", "carries", "neurons", "superposed", "dedicated"):
+    columns = (
+        "layer",
+        "kind",
+        "gates",
+        "carries",
+        "neurons",
+        "superposed",
+        "dedicated",
+        "pred. err",
+    )
+    for col in columns:
         table.add_column(col, justify="right")
     for row in report.layers:
+        predicted = row.get("predicted_errors")
         table.add_row(
             str(row["layer"]),
+            str(row.get("kind", "compute")),
             str(row.get("gates", "")),
             str(row.get("carries", "")),
             str(row["neurons"]),
             str(row.get("superposed_gates", 0)),
             str(row.get("exact_gates", 0)),
+            f"{predicted:.2g}" if predicted else "-",
         )
     console.print(table)
     console.print(
         f"inputs {report.inputs}, outputs {report.outputs}, source gates {report.gates}; "
         f"neurons {report.neurons} vs exact method {report.exact_neurons} "
         f"(ratio {_ratio(report.neurons, report.exact_neurons)}); "
-        f"gates per neuron {_ratio(report.gates, report.neurons)}"
+        f"gates per neuron {_ratio(report.gates, report.neurons)}; "
+        f"predicted wrong wires per sample {report.predicted_errors:.2g} (error model; "
+        "verify measures)"
     )
 
 

@@ -99,3 +99,15 @@ def assemble(
         readout=(readout, level.bias[rows].astype(DTYPE)),
         features=features,
     )
+
+
+def true_polarity(features: FeatureMap, flipped: frozenset[str]) -> FeatureMap:
+    """The same read-offs for wires stored negated turned back to the wire's value
+    (row -> -row, bias -> 1 - bias): what the weights file documents as ground truth."""
+    rows = np.array([name in flipped for name in features.names], dtype=bool)
+    if not rows.any():
+        return features
+    sign = np.where(rows, -1.0, 1.0).astype(DTYPE)
+    readout = (sp.diags(sign) @ features.readout).tocsr().astype(DTYPE)
+    bias = np.where(rows, 1.0 - features.bias, features.bias).astype(DTYPE)
+    return FeatureMap(features.names, readout, bias)

@@ -27,7 +27,7 @@ from scipy.stats import poisson
 
 from circuit2mlp.codegen.wiring import feature_centric_fanin, gate_centric_fanin
 
-K_CHOICES = np.arange(2, 97)
+K_CHOICES = np.arange(6, 97)
 #: Covering neurons a read-off averages at most.
 MAX_READ = 64
 #: Fraction of the busiest-sample interference the superposed read-offs subtract.
@@ -83,10 +83,12 @@ def design_group(
         if strategy == "feature" and q < 2:
             continue
         if strategy == "gate":
-            ks = K_CHOICES[neurons >= K_CHOICES] if neurons >= 2 else np.array([1])
+            ks = K_CHOICES[neurons >= K_CHOICES]
+            if ks.size == 0:
+                ks = np.array([max(1, neurons)])
             fanin = np.array([gate_centric_fanin(n_used, q, neurons, k, n_monomials) for k in ks])
         else:
-            ks = np.unique(np.geomspace(1, max(1, neurons // 4), 60).astype(int))
+            ks = np.unique(np.geomspace(6, max(6, neurons // 4), 60).astype(int))
             fanin = np.array([feature_centric_fanin(n_used, q, neurons, k) for k in ks])
         lam = np.maximum(fanin - q, 0) * density
         fail = tail(np.minimum(ks, MAX_READ), lam, center)

@@ -12,6 +12,8 @@ independent streams per use, so the same seed gives the same weights.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from circuit2mlp.codegen.activity import LevelActivity, measure_activity
@@ -23,15 +25,18 @@ from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
 from circuit2mlp.ir import LayeredCircuit
 
 
-def build_blocks(layered: LayeredCircuit, config) -> tuple[FeatureMap, object, list[LayerBlock]]:
-    """(input features, embed matrix, blocks) for ``config.method``."""
+def build_blocks(
+    layered: LayeredCircuit, config
+) -> tuple[FeatureMap, object, list[LayerBlock], frozenset[str]]:
+    """(input features, embed matrix, blocks, names of wires stored negated) for
+    ``config.method``. Feature maps of a negated wire read ``1 - wire``."""
     rng = np.random.default_rng(config.seed)
     streams = rng.spawn(3 + 2 * layered.depth)
     if config.method == "exact":
         features, embed = input_embedding(
             layered.inputs, config.input_dim, np.zeros(len(layered.inputs), bool), streams[0]
         )
-        return features, embed, compile_exact_blocks(layered)
+        return features, embed, compile_exact_blocks(layered), frozenset()
     levels = measure_activity(layered, config.sparsity, streams[1])
     levels[-1] = _unflipped(levels[-1])  # outputs are read in their true polarity
     features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
@@ -43,14 +48,23 @@ def build_blocks(layered: LayeredCircuit, config) -> tuple[FeatureMap, object, l
             correction_block(levels[0], options, streams[2], dedicated=True, low=0.4, high=0.6)
         )
     check = _Calibration(layered, config, features, embed, levels, blocks)
+    # Centring read-offs helps the final threshold, but inside the network a shifted feature
+    # is summed over a neuron's many inputs, so the shifts would add up: only outputs get it.
+    inner = dataclasses.replace(options, center=False)
     for i, gates in enumerate(layered.layers):
+        last = i == layered.depth - 1
         stage = [
-            computation_block(gates, levels[i], levels[i + 1].flip, options, streams[3 + 2 * i])
+            computation_block(
+                gates,
+                levels[i],
+                levels[i + 1].flip,
+                options if last else inner,
+                streams[3 + 2 * i],
+            )
         ]
         stage[0].stats["kind"] = "compute"
-        last = i == layered.depth - 1
         if config.error_correction and not last and stage[0].stats.get("superposed_gates", 0):
-            stage.append(correction_block(levels[i + 1], options, streams[4 + 2 * i]))
+            stage.append(correction_block(levels[i + 1], inner, streams[4 + 2 * i]))
         if config.width is None:
             fallback = _all_dedicated(gates, levels[i], levels[i + 1].flip, options)
             fallback.stats["kind"] = "compute"
@@ -59,7 +73,10 @@ def build_blocks(layered: LayeredCircuit, config) -> tuple[FeatureMap, object, l
                 stage = [fallback]
         check.advance(stage)
         blocks.extend(stage)
-    return features, embed, blocks
+    flipped = frozenset(
+        name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
+    )
+    return features, embed, blocks, flipped
 
 
 class _Calibration:

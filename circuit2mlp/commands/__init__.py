@@ -11,7 +11,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("generate", "sweep", "export", "interp", "plot")
 
 
 def register(group: click.Group) -> None:

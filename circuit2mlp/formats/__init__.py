@@ -23,6 +23,7 @@ from circuit2mlp.ir import Circuit
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "VERILOG_EXTENSIONS",
     "format_for_path",
     "load_circuit",
     "parse_bench",
@@ -37,6 +38,9 @@ __all__ = [
 
 FORMATS = ("blif", "bench", "yaml")
 EXTENSIONS = {".blif": "blif", ".bench": "bench", ".yaml": "yaml", ".yml": "yaml"}
+# Verilog is read from a file only (Yosys synthesizes it to BLIF; see formats/verilog.py), so
+# it is not one of the text FORMATS that parse_circuit/write_circuit take.
+VERILOG_EXTENSIONS = (".v", ".sv")
 
 Parser = Callable[[str, str | None, list[str] | None], Circuit]
 _PARSERS: dict[str, Parser] = {"blif": parse_blif, "bench": parse_bench, "yaml": parse_yaml}
@@ -60,8 +64,9 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
         shown = f"'{suffix}'" if suffix else "none"
+        known = ", ".join([*EXTENSIONS, *VERILOG_EXTENSIONS])
         raise CircuitError(
-            f"unknown circuit file extension {shown} (known: {', '.join(EXTENSIONS)})",
+            f"unknown circuit file extension {shown} (known: {known})",
             SourceLoc(os.fspath(path)),
         )
     return EXTENSIONS[suffix]
@@ -98,8 +103,13 @@ def _decode(data: bytes, shown: str) -> str:
 
 def load_circuit(path: str | os.PathLike[str], warnings: list[str] | None = None) -> Circuit:
     """Read and parse a circuit file, choosing the format by extension
-    (.blif, .bench, .yaml/.yml). Raises CircuitError (one line, naming the file)."""
+    (.blif, .bench, .yaml/.yml; .v/.sv through Yosys, the ``verilog`` extra).
+    Raises CircuitError (one line, naming the file)."""
     shown = os.fspath(path)
+    if Path(shown).suffix.lower() in VERILOG_EXTENSIONS:
+        from circuit2mlp.formats.verilog import parse_verilog
+
+        return parse_verilog(shown, warnings)
     data = _read_bytes(Path(shown), shown)
     fmt = format_for_path(shown)
     return _PARSERS[fmt](_decode(data, shown), shown, warnings)

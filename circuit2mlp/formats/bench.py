@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from circuit2mlp.errors import CircuitError, SourceLoc
+from circuit2mlp.formats.text import check_text
 from circuit2mlp.ir import Circuit, CircuitBuilder, Gate
 
 _GATE_TYPES = {
@@ -127,6 +128,7 @@ class _BenchReader:
 def parse_bench(text: str, path: str | None = None, warnings: list[str] | None = None) -> Circuit:
     """Parse ISCAS ``.bench`` text into a validated Circuit (raises CircuitError with
     file:line). Unused inputs are reported through ``warnings`` when it is given."""
+    check_text(text, path)
     lines = [(n, raw.partition("#")[0].strip()) for n, raw in enumerate(text.split("\n"), 1)]
     lines = [(n, line) for n, line in lines if line]
     _refuse_sequential(lines, path)

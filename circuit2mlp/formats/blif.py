@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from circuit2mlp.errors import CircuitError, SourceLoc
+from circuit2mlp.formats.text import check_text
 from circuit2mlp.ir import Circuit, CircuitBuilder, Cover, Gate, op_profile
 
 # Constructs that make a netlist sequential, hierarchical or library-bound: refused.
@@ -306,6 +307,7 @@ def parse_blif(text: str, path: str | None = None, warnings: list[str] | None = 
     ``path`` is only used for messages and the default circuit name; warnings (ignored
     directives, empty covers, unused inputs) are appended to ``warnings`` when it is given.
     """
+    check_text(text, path)
     _refuse_sequential(text, path)
     reader = _BlifReader(path, warnings)
     for line, tokens in _logical_lines(text):

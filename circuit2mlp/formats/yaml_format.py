@@ -28,6 +28,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from circuit2mlp.errors import CircuitError, SourceLoc
+from circuit2mlp.formats.text import check_text
 from circuit2mlp.ir import OPS, SYMMETRIC_OPS, Circuit, CircuitBuilder, Cover, Gate
 
 # libyaml's composer is ~10x faster and exactly as safe (composing builds no Python objects)
@@ -298,6 +299,7 @@ def _kind(node: Node) -> str:
 def parse_yaml(text: str, path: str | None = None, warnings: list[str] | None = None) -> Circuit:
     """Parse the YAML circuit format into a validated Circuit (raises CircuitError with
     file:line). Unused inputs are reported through ``warnings`` when it is given."""
+    check_text(text, path)
     return _YamlReader(path, warnings).read(text)
 
 

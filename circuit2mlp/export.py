@@ -1,0 +1,290 @@
+"""Export a compiled network to PyTorch, ONNX or safetensors (see docs/interpretability.md).
+
+All three exporters share one *layer plan* (:func:`plan_layers`): the embed as a bias-free
+linear map, then each hidden layer as linear + ReLU, then the readout as a linear map. A weight
+matrix that the weights file stores in CSR form is densified when it is small (at most
+``dense_limit`` elements, 4 Mi by default = 16 MiB of float32) or not very sparse (see
+:func:`layout`), and kept sparse otherwise, so a 31,125 × 31,125 U-AND readout never becomes a
+3.9 GB dense array. Matrices the file stores dense stay dense.
+
+The heavy packages (torch, onnx, safetensors) are imported only inside the function that needs
+them, through :func:`circuit2mlp.optional.require`, so a missing extra is a one-line error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from circuit2mlp.errors import UserError
+from circuit2mlp.fileio import atomic_write
+from circuit2mlp.network import Network
+from circuit2mlp.optional import require
+
+DENSE_LIMIT = 1 << 22  # CSR matrices with at most this many elements are densified ...
+DENSE_RATIO = 64  # ... and so are those with at most this many elements per non-zero ...
+DENSE_MAX = 1 << 28  # ... up to this many elements (1 GiB of float32)
+TARGETS = ("torch", "safetensors", "onnx")
+ONNX_OPSET = 18  # ScatterND with reduction="add" needs >= 16
+ONNX_IR_VERSION = 9  # readable by onnxruntime >= 1.15
+ONNX_MAX_BYTES = (2 << 30) - (1 << 20)  # protobuf's 2 GiB message limit, with headroom
+
+
+@dataclass
+class LinearSpec:
+    """One linear map ``y = x @ matrix.T + bias`` (then ReLU if ``relu``) of the layer plan."""
+
+    name: str  # the npz name of the matrix: "embed", "layer0.weight", ..., "readout.weight"
+    matrix: np.ndarray | sp.csr_matrix  # (out, in), float32; CSR only when large
+    bias: np.ndarray | None  # (out,) float32, None for the embed
+    relu: bool
+
+    @property
+    def sparse(self) -> bool:
+        """Whether this map is exported as a sparse matrix."""
+        return sp.issparse(self.matrix)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out_features, in_features)."""
+        rows, cols = self.matrix.shape
+        return int(rows), int(cols)
+
+
+def layout(matrix: np.ndarray | sp.spmatrix, dense_limit: int = DENSE_LIMIT):
+    """The matrix as exported: dense float32 if it is dense already, small (at most
+    ``dense_limit`` elements) or not very sparse (at most DENSE_RATIO elements per non-zero,
+    up to DENSE_MAX elements); else float32 CSR with sorted indices and no explicit zeros.
+    ``dense_limit`` 0 keeps every CSR matrix sparse.
+
+    Why the ratio: a sparse product in ONNX (Gather/ScatterND) moves every non-zero once per
+    sample, which beats a dense MatMul only when the matrix is really sparse; a readout with
+    4 % non-zeros runs some 30 times faster dense, for a file a few MB larger.
+    """
+    if not sp.issparse(matrix):
+        return np.ascontiguousarray(matrix, dtype=np.float32)
+    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    csr.sum_duplicates()
+    csr.eliminate_zeros()
+    size = csr.shape[0] * csr.shape[1]
+    small = size <= dense_limit
+    dense_enough = dense_limit > 0 and size <= min(DENSE_MAX, DENSE_RATIO * csr.nnz)
+    if small or dense_enough:
+        return np.ascontiguousarray(csr.toarray(), dtype=np.float32)
+    csr.sort_indices()
+    return csr
+
+
+def plan_layers(network: Network, dense_limit: int = DENSE_LIMIT) -> list[LinearSpec]:
+    """The network as a chain of linear maps: embed (no bias, no ReLU), the hidden layers (with
+    bias and ReLU), the readout (with bias, no ReLU). Exactly ``Network.forward``."""
+    plan = [LinearSpec("embed", layout(network.embed, dense_limit), None, relu=False)]
+    for i, (weight, bias) in enumerate(network.layers):
+        plan.append(
+            LinearSpec(f"layer{i}.weight", layout(weight, dense_limit), _vector(bias), relu=True)
+        )
+    weight, bias = network.readout
+    plan.append(LinearSpec("readout.weight", layout(weight, dense_limit), _vector(bias), False))
+    return plan
+
+
+def _vector(bias: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(bias, dtype=np.float32)
+
+
+def plan_forward(plan: list[LinearSpec], x: np.ndarray) -> np.ndarray:
+    """Run a layer plan in numpy, row-major (batch, features): the reference the exporters are
+    tested against, and a check that the plan itself equals ``Network.forward``."""
+    h = np.asarray(x, dtype=np.float32)
+    for spec in plan:
+        h = np.asarray((spec.matrix @ h.T).T, dtype=np.float32)
+        if spec.bias is not None:
+            h = h + spec.bias
+        if spec.relu:
+            h = np.maximum(h, 0)
+    return h
+
+
+# --------------------------------------------------------------------------- torch
+
+
+def export_torch(network: Network, path: str | os.PathLike, dense_limit: int = DENSE_LIMIT):
+    """Write a PyTorch file loadable with :func:`circuit2mlp.torch.load` (weights_only)."""
+    from circuit2mlp import torch as c2m_torch
+
+    c2m_torch.save(network, path, dense_limit)
+
+
+# --------------------------------------------------------------------------- safetensors
+
+
+def npz_tensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every array of a (validated) weights file, split into numeric tensors and string
+    metadata: 0-d strings as they are, 1-d string arrays as JSON lists."""
+    Network.load(path)  # validate the whole file first: same refusals as verify
+    tensors: dict[str, np.ndarray] = {}
+    metadata: dict[str, str] = {}
+    with np.load(path, allow_pickle=False) as z:
+        for name in z.files:
+            array = z[name]
+            if array.dtype.kind == "U":
+                text = str(array) if array.ndim == 0 else json.dumps(array.tolist())
+                metadata[name] = text
+            else:
+                tensors[name] = np.ascontiguousarray(array)
+    return tensors, metadata
+
+
+def export_safetensors(weights: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Write every tensor of the weights file under its npz name (CSR parts as they are);
+    string arrays (format, meta, circuit, names) become header metadata."""
+    st = require("safetensors.numpy", "export --to safetensors")
+    tensors, metadata = npz_tensors(weights)
+    try:
+        data = st.save(tensors, metadata=metadata)
+    except Exception as exc:  # e.g. a header over safetensors' 100 MB limit
+        raise UserError(f"{weights}: cannot write safetensors ({exc})") from None
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+# --------------------------------------------------------------------------- onnx
+
+
+def onnx_model(network: Network, dense_limit: int = DENSE_LIMIT):
+    """The forward pass as an ONNX model: input ``x`` (batch, m) float32 → output ``y``
+    (batch, n) float32; output bit j is ``y[:, j] > 0.5``.
+
+    Dense maps are MatMul (+ Add, Relu). A sparse map is computed without ever densifying it:
+    ``Gather`` the input columns of every non-zero, ``Mul`` by the values, and ``ScatterND``
+    (reduction add) them into their rows — standard ops that any ONNX runtime has.
+    """
+    onnx = require("onnx", "export --to onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes: list = []
+    inits: list = []
+
+    def const(name: str, array: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    nodes.append(helper.make_node("Shape", ["x"], ["x.shape"]))
+    const("axis0.start", np.array([0], np.int64))
+    const("axis0.end", np.array([1], np.int64))
+    nodes.append(helper.make_node("Slice", ["x.shape", "axis0.start", "axis0.end"], ["batch"]))
+
+    current = "x"
+    for spec in plan_layers(network, dense_limit):
+        out = spec.name
+        if spec.sparse:
+            current = _onnx_sparse(spec, current, nodes, const)
+        else:
+            w_t = const(f"{out}.T", spec.matrix.T)
+            nodes.append(helper.make_node("MatMul", [current, w_t], [f"{out}.matmul"]))
+            current = f"{out}.matmul"
+        if spec.bias is not None:
+            b = const(spec.name.replace(".weight", ".bias"), spec.bias)
+            nodes.append(helper.make_node("Add", [current, b], [f"{out}.add"]))
+            current = f"{out}.add"
+        if spec.relu:
+            nodes.append(helper.make_node("Relu", [current], [f"{out}.relu"]))
+            current = f"{out}.relu"
+    nodes.append(helper.make_node("Identity", [current], ["y"]))
+
+    m, n = len(network.input_names), len(network.output_names)
+    graph = helper.make_graph(
+        nodes,
+        "circuit2mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", m])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", n])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+        producer_name="circuit2mlp",
+    )
+    model.ir_version = ONNX_IR_VERSION
+    meta = {
+        "format": "circuit2mlp/1",
+        "meta": json.dumps(network.meta, sort_keys=True),
+        "input_names": json.dumps(list(network.input_names)),
+        "output_names": json.dumps(list(network.output_names)),
+    }
+    helper.set_model_props(model, meta)
+    if model.ByteSize() < ONNX_MAX_BYTES:  # the checker cannot take larger protos in memory
+        onnx.checker.check_model(model)
+    return model
+
+
+def _onnx_sparse(spec: LinearSpec, current: str, nodes: list, const) -> str:
+    """Nodes computing ``current @ W.T`` for CSR ``W`` (out, in); returns the output name."""
+    from onnx import TensorProto, helper
+
+    csr: sp.csr_matrix = spec.matrix
+    rows_out = spec.shape[0]
+    name = spec.name
+    rows = np.repeat(np.arange(rows_out, dtype=np.int64), np.diff(csr.indptr))
+    cols = const(f"{name}.indices", csr.indices.astype(np.int64))
+    vals = const(f"{name}.data", csr.data.astype(np.float32))
+    rows_name = const(f"{name}.rows", rows.reshape(-1, 1))
+    const(f"{name}.out", np.array([rows_out], np.int64))
+    nodes += [
+        helper.make_node("Gather", [current, cols], [f"{name}.gather"], axis=1),  # (b, nnz)
+        helper.make_node("Mul", [f"{name}.gather", vals], [f"{name}.products"]),
+        helper.make_node("Transpose", [f"{name}.products"], [f"{name}.products.T"], perm=[1, 0]),
+        helper.make_node("Concat", [f"{name}.out", "batch"], [f"{name}.zshape"], axis=0),
+        helper.make_node(
+            "ConstantOfShape",
+            [f"{name}.zshape"],
+            [f"{name}.zeros"],
+            value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]),
+        ),
+        helper.make_node(
+            "ScatterND",
+            [f"{name}.zeros", rows_name, f"{name}.products.T"],
+            [f"{name}.sum.T"],
+            reduction="add",
+        ),
+        helper.make_node("Transpose", [f"{name}.sum.T"], [f"{name}.sum"], perm=[1, 0]),
+    ]
+    return f"{name}.sum"
+
+
+def export_onnx(network: Network, path: str | os.PathLike, dense_limit: int = DENSE_LIMIT):
+    """Write the ONNX model of :func:`onnx_model`; refuses models over protobuf's 2 GiB."""
+    model = onnx_model(network, dense_limit)
+    size = model.ByteSize()
+    if size >= ONNX_MAX_BYTES:
+        raise UserError(
+            f"the ONNX model would be {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit; "
+            "lower --dense-limit so that more matrices stay sparse"
+        )
+    data = model.SerializeToString()
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def export(
+    weights: str | os.PathLike,
+    target: str,
+    output: str | os.PathLike,
+    dense_limit: int = DENSE_LIMIT,
+) -> None:
+    """Export the weights file ``weights`` to ``output`` in format ``target`` (see TARGETS)."""
+    if target not in TARGETS:
+        raise UserError(f"unknown export target '{target}' (choose from {', '.join(TARGETS)})")
+    if Path(output).resolve() == Path(weights).resolve():
+        raise UserError(f"{output}: refusing to overwrite the weights file being exported")
+    if target == "safetensors":
+        export_safetensors(weights, output)
+        return
+    network = Network.load(weights)
+    if target == "torch":
+        export_torch(network, output, dense_limit)
+    else:
+        export_onnx(network, output, dense_limit)
