@@ -18,6 +18,7 @@ from circuit2mlp import __version__
 from circuit2mlp.compiler import METHODS, CompileConfig, compile_circuit, source_digest
 from circuit2mlp.errors import NetworkFileError, UserError
 from circuit2mlp.fileio import write_text_atomic
+from circuit2mlp.limits import DEFAULT_MAX_GATES, SIZE, default_max_memory, enforce_limits
 
 
 def _console(to_stderr: bool = False) -> Console:
@@ -67,6 +68,26 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
+class _WidthType(click.ParamType):
+    """A width: an integer >= 2 or the word 'auto'."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int) or value == "auto":
+            return value
+        try:
+            width = int(value)
+        except ValueError:
+            self.fail(f"'{value}' is neither an integer nor 'auto'", param, ctx)
+        if width < 2:
+            self.fail(f"{width} is smaller than 2", param, ctx)
+        return width
+
+
+_WIDTH = _WidthType()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="circuit2mlp")
 def cli() -> None:
@@ -100,10 +121,39 @@ def cli() -> None:
 )
 @click.option(
     "--width",
-    type=click.IntRange(2),
+    type=_WIDTH,
     default=None,
-    help="Neurons per superposed layer (default: the smallest the error model predicts "
-    "enough, or the exact gadgets when those are cheaper).",
+    help="Neurons per superposed layer, or 'auto': search for the smallest width that "
+    "verifies within --max-error-rate (default: the smallest the error model predicts enough, "
+    "or the exact gadgets when those are cheaper).",
+)
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="With --width auto (implied): largest verified output-bit error rate allowed "
+    "[default with --width auto: 0].",
+)
+@click.option(
+    "--search-samples",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Samples per sparsity level verified at each width the search tries.",
+)
+@click.option(
+    "--max-gates",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_GATES,
+    show_default=True,
+    help="Refuse circuits with more gates than this.",
+)
+@click.option(
+    "--max-memory",
+    type=SIZE,
+    default=None,
+    help="Refuse compiles estimated to need more memory than this, e.g. 8G or 'none' "
+    "[default: 80% of RAM].",
 )
 @click.option(
     "--input-dim",
@@ -158,7 +208,11 @@ def compile_cmd(
     sparsity: int,
     seed: int,
     max_fanin: int,
-    width: int | None,
+    width: int | str | None,
+    max_error_rate: float | None,
+    search_samples: int,
+    max_gates: int,
+    max_memory: int | None,
     input_dim: int | None,
     no_error_correction: bool,
     stop_after: str | None,
@@ -169,16 +223,26 @@ def compile_cmd(
     """Compile CIRCUIT (.yaml, .blif or .bench) into a weights file (.npz)."""
     source = _read_source(circuit)
     parsed = _load(circuit, quiet)
+    search = width == "auto" or max_error_rate is not None
     config = CompileConfig(
         method=method,
         sparsity=sparsity,
         seed=seed,
         max_fanin=max_fanin,
-        width=width,
+        width=None if search else width,
         input_dim=input_dim,
         error_correction=not no_error_correction,
     )
     config.check()
+    if search and method == "exact":
+        raise UserError("--width auto / --max-error-rate need a superposed method (not exact)")
+    enforce_limits(
+        parsed,
+        max_gates,
+        default_max_memory() if max_memory is None else max_memory,
+        max_fanin=max_fanin,
+        method=method,
+    )
     if dump_ir is not None and stop_after is None:
         raise UserError("--dump-ir needs --stop-after PASS")
     if stop_after is not None:
@@ -195,6 +259,8 @@ def compile_cmd(
             write_text_atomic(dump_ir, text)
         return
     output = output or Path(circuit.stem + ".npz")
+    if search:
+        config = _search_width(parsed, config, max_error_rate or 0.0, search_samples, quiet)
     network, report = compile_circuit(parsed, config, source_digest(source))
     network.save(output)
     if as_json:
@@ -204,6 +270,39 @@ def compile_cmd(
 
         render_compile(report, stdout)
         stdout.print(f"wrote {output}")
+
+
+def _search_width(
+    circuit, config: CompileConfig, max_error_rate: float, samples: int, quiet: bool
+) -> CompileConfig:
+    """The config with the smallest width whose verified bit error rate is within target."""
+    import dataclasses
+
+    from circuit2mlp.search import smallest_width
+
+    with _progress(quiet) as bar:
+        task = bar.add_task("searching width", total=None)
+
+        def step(probe) -> None:
+            bar.update(
+                task,
+                advance=1,
+                description=f"width {probe.width}: bit error rate {probe.bit_error_rate:.3g}",
+            )
+
+        best, probes = smallest_width(
+            circuit, config, max_bit_error_rate=max_error_rate, samples=samples, progress=step
+        )
+    if best is None:
+        tried = max(p.width for p in probes)
+        raise UserError(f"no width up to {tried} verifies with bit error rate <= {max_error_rate}")
+    if not quiet:
+        stderr.print(
+            f"width search: {len(probes)} compiles; smallest passing width {best.width} "
+            f"(bit error rate {best.bit_error_rate:.3g} on {samples} samples per level)",
+            markup=False,
+        )
+    return dataclasses.replace(config, width=best.width)
 
 
 @cli.command("verify")

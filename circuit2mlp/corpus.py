@@ -36,6 +36,8 @@ ENTRY_KEYS = {
     "max_sample_error_rate",
     "seed",
     "max_fanin",
+    "width",
+    "input_dim",
     "skip",
 }
 DEFAULTS: dict[str, Any] = {
@@ -46,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "max_sample_error_rate": 1.0,
     "seed": 0,
     "max_fanin": 4,
+    "width": None,
+    "input_dim": None,
 }
 
 
@@ -118,8 +122,14 @@ def run_job(job: CheckJob) -> Iterator[dict[str, Any]]:
         try:
             circuit = load_circuit(job.path)
             config = CompileConfig(
-                method=method, sparsity=s["sparsity"], seed=s["seed"], max_fanin=s["max_fanin"]
+                method=method,
+                sparsity=s["sparsity"],
+                seed=s["seed"],
+                max_fanin=s["max_fanin"],
+                width=None if method == "exact" else s["width"],
+                input_dim=s["input_dim"],
             )
+            config.check()
             network, compiled = compile_circuit(circuit, config)
             report = verify(
                 circuit,

@@ -29,10 +29,10 @@ import scipy.sparse as sp
 
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
-from circuit2mlp.codegen.design import CENTER, MAX_READ, design_group, neurons_for
+from circuit2mlp.codegen.design import CENTER, MAX_READ, GroupDesign, design_group, neurons_for
 from circuit2mlp.codegen.exact import gate_gadget
 from circuit2mlp.codegen.polynomial import gate_polynomial
-from circuit2mlp.codegen.wiring import Wiring, feature_centric, gate_centric
+from circuit2mlp.codegen.wiring import Wiring, dedicated_wiring, feature_centric, gate_centric
 from circuit2mlp.ir import Gate
 
 #: Gates whose polynomial has a monomial of higher degree get dedicated neurons.
@@ -50,6 +50,7 @@ class SuperposeOptions:
     margin: float = 0.2  # neuron bias margin (superposed only)
     center: bool = True  # subtract expected interference (superposed only)
     balanced: bool = True  # balanced wiring and covers topped up (superposed only)
+    dedicated_linear: bool = True  # degree-1 terms on their own neurons (superposed only)
 
     @property
     def center_fraction(self) -> float:
@@ -60,7 +61,9 @@ class SuperposeOptions:
     def for_method(cls, method: str, width: int | None) -> SuperposeOptions:
         """Defaults of a method: ``paper`` is the published construction, no improvements."""
         if method == "paper":
-            return cls(method, width, margin=0.0, center=False, balanced=False)
+            return cls(
+                method, width, margin=0.0, center=False, balanced=False, dedicated_linear=False
+            )
         return cls(method, width)
 
 
@@ -135,18 +138,22 @@ def computation_block(
     offset = 0
     margin = options.margin
     for group, width in zip(groups, widths, strict=True):
-        design = design_group(
-            group.q,
-            len(group.monomials),
-            np.unique(group.monomials).size,
-            n_in,
-            width,
-            active_other,
-            center=options.center_fraction,
-            balanced=options.balanced,
-        )
-        build = feature_centric if design.strategy == "feature" else gate_centric
-        group.wiring = build(group.monomials, n_in, width, design.k, options.balanced, rng)
+        if group.q == 1 and options.dedicated_linear:
+            design = GroupDesign("dedicated", 1, 0.0, 0.0, 0.0)
+            group.wiring = dedicated_wiring(group.monomials, n_in)
+        else:
+            design = design_group(
+                group.q,
+                len(group.monomials),
+                np.unique(group.monomials).size,
+                n_in,
+                width,
+                active_other,
+                center=options.center_fraction,
+                balanced=options.balanced,
+            )
+            build = feature_centric if design.strategy == "feature" else gate_centric
+            group.wiring = build(group.monomials, n_in, width, design.k, options.balanced, rng)
         reads, cover = group.wiring.reads, group.wiring.cover
         if options.balanced:
             cover = limit_cover(cover, MAX_READ, rng)
@@ -274,15 +281,24 @@ def _group_widths(
     group's smallest width meeting :data:`TARGET_ERRORS` under the error model."""
     if not groups:
         return []
-    sizes = np.array([len(g.monomials) for g in groups], dtype=np.float64)
+    fixed = {
+        i: len(g.monomials) for i, g in enumerate(groups) if g.q == 1 and options.dedicated_linear
+    }
+    shared = [i for i in range(len(groups)) if i not in fixed]
     if options.width is not None:
-        share = np.maximum(1, np.floor(options.width * sizes / sizes.sum())).astype(int)
-        share[np.argmax(sizes)] += max(0, options.width - int(share.sum()))
-        return share.tolist()
+        widths = dict(fixed)
+        if shared:
+            sizes = np.array([len(groups[i].monomials) for i in shared], dtype=np.float64)
+            share = np.maximum(1, np.floor(options.width * sizes / sizes.sum())).astype(int)
+            share[np.argmax(sizes)] += max(0, options.width - int(share.sum()))
+            widths.update(zip(shared, share.tolist(), strict=True))
+        return [widths[i] for i in range(len(groups))]
     n_in = len(level.names)
     other = _active_other(level)
     return [
-        neurons_for(
+        fixed[i]
+        if i in fixed
+        else neurons_for(
             g.q,
             len(g.monomials),
             np.unique(g.monomials).size,
@@ -291,7 +307,7 @@ def _group_widths(
             TARGET_ERRORS / len(groups),
             limit=max(64, 64 * len(g.monomials)),
         )
-        for g in groups
+        for i, g in enumerate(groups)
     ]
 
 

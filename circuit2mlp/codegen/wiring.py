@@ -194,6 +194,16 @@ def _top_up(
     return out
 
 
+def dedicated_wiring(monomials: np.ndarray, n_features: int) -> Wiring:
+    """One neuron per monomial, reading only its own features: no sharing, no interference.
+    Used for degree-1 terms, whose shared neurons would fire for *any* active input and
+    spread that unit over every feature sharing them."""
+    m = monomials.shape[0]
+    reads = monomial_matrix(monomials, n_features)
+    cover = sp.identity(m, dtype=np.float32, format="csr")
+    return Wiring(reads, cover, "dedicated", 1.0)
+
+
 def covering(reads: sp.csr_matrix, monomials: np.ndarray, chunk: int = 65536) -> sp.csr_matrix:
     """(M, D) 0/1: neuron n covers monomial g when it reads all of g's features."""
     m, q = monomials.shape
