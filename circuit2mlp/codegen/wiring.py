@@ -101,6 +101,22 @@ def _balanced_slots(
     return rows
 
 
+def _distinct_uniform(
+    count: int, per_item: int, neurons: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(count, per_item) uniform random k-subsets of range(neurons), i.i.d. across rows:
+    draw with replacement and redraw the repeats, O(count * k) rather than O(count * D)."""
+    rows = rng.integers(0, neurons, size=(count, per_item))
+    if per_item > 1:
+        for _ in range(1000):
+            srt = np.sort(rows, axis=1)
+            bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+            if bad.size == 0:
+                break
+            rows[bad] = rng.integers(0, neurons, size=(bad.size, per_item))
+    return rows
+
+
 def _csr_from_rows(rows: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """0/1 CSR with row i having ones at the (distinct) columns rows[i]."""
     n, k = rows.shape
@@ -125,7 +141,7 @@ def gate_centric(
     if balanced:
         assigned = _balanced_slots(m, k, neurons, rng)
     else:
-        assigned = np.argsort(rng.random((m, neurons)), axis=1)[:, :k] if m else np.zeros((0, k))
+        assigned = _distinct_uniform(m, k, neurons, rng)
     assigned = assigned.astype(np.int64)
     slots = _csr_from_rows(assigned, (m, neurons))  # (M, D)
     g = monomial_matrix(monomials, n_features)  # (M, F)

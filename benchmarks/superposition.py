@@ -1,0 +1,209 @@
+"""Superposition results: writes docs/results/superposition.json and PNG plots.
+
+Parts (each optional, --parts a,b,c,d):
+
+a. U-AND, s = 3: smallest width with verified sample error rate <= 1 % for ``paper`` and
+   ``superposed`` (width search: circuit2mlp.search), and the fitted exponent of width vs m.
+b. The same with inputs in superposition, d0 = m / 4.
+c. Random layered circuits (2,000 gates per layer), error rate vs depth at a fixed width, with
+   and without error-correction layers.
+d. The shared real circuits (../shared/circuits): neurons of the default method vs exact, s = 2.
+
+Usage: python benchmarks/superposition.py --parts a --m 125,250,500 [--samples 1000]
+Every compile is seeded; figures are measured by circuit2mlp's own verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from circuit2mlp.compiler import CompileConfig, compile_circuit
+from circuit2mlp.generate import random_circuit, uand_circuit
+from circuit2mlp.search import smallest_width
+from circuit2mlp.verify import verify
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "results"
+
+
+def part_uand(ms: list[int], samples: int, superposed_inputs: bool) -> list[dict]:
+    rows = []
+    for m in ms:
+        circuit = uand_circuit(m)
+        for method in ("superposed", "paper"):
+            d0 = m // 4 if superposed_inputs else None
+            config = CompileConfig(method=method, sparsity=3, input_dim=d0)
+            start = time.perf_counter()
+            best, probes = smallest_width(
+                circuit,
+                config,
+                max_sample_error_rate=0.01,
+                samples=samples,
+                start=max(64, m),
+                precision=0.1,
+                progress=lambda p, m=m, method=method: print(
+                    f"  m={m} {method} width {p.width}: sample err {p.sample_error_rate:.4f}",
+                    flush=True,
+                ),
+            )
+            rows.append(
+                {
+                    "m": m,
+                    "gates": len(circuit.gates),
+                    "method": method,
+                    "input_dim": d0,
+                    "width": best.width if best else None,
+                    "neurons": best.neurons if best else None,
+                    "sample_error_rate": best.sample_error_rate if best else None,
+                    "bit_error_rate": best.bit_error_rate if best else None,
+                    "probes": [p.__dict__ for p in probes],
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            )
+            print(rows[-1]["m"], method, rows[-1]["neurons"], flush=True)
+    return rows
+
+
+def fit_exponent(rows: list[dict], method: str) -> float | None:
+    pts = [(r["m"], r["neurons"]) for r in rows if r["method"] == method and r["neurons"]]
+    if len(pts) < 2:
+        return None
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def part_depth(depths: list[int], width: int, samples: int) -> list[dict]:
+    rows = []
+    for depth in depths:
+        circuit = random_circuit(inputs=500, width=2000, depth=depth, fan_in=2, seed=0)
+        for ec in (True, False):
+            config = CompileConfig(sparsity=3, width=width, error_correction=ec)
+            network, report = compile_circuit(circuit, config)
+            result = verify(circuit, network, samples=samples, sparsity=3, seed=1)
+            rows.append(
+                {
+                    "depth": depth,
+                    "error_correction": ec,
+                    "width": width,
+                    "neurons": report.neurons,
+                    "exact_neurons": report.exact_neurons,
+                    "bit_error_rate": result.overall.bit_error_rate,
+                    "sample_error_rate": result.overall.sample_error_rate,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def part_real(samples: int) -> list[dict]:
+    from circuit2mlp.errors import UserError
+    from circuit2mlp.formats import load_circuit
+
+    shared = ROOT.parent / "shared" / "circuits"
+    rows = []
+    for path in sorted(shared.rglob("*")):
+        if path.suffix not in (".blif", ".bench"):
+            continue
+        try:
+            circuit = load_circuit(path)
+        except UserError:
+            continue  # sequential designs are refused by design
+        if len(circuit.gates) > 200_000:
+            continue
+        network, report = compile_circuit(circuit, CompileConfig(sparsity=2))
+        result = verify(circuit, network, samples=samples, sparsity=2, seed=1)
+        rows.append(
+            {
+                "circuit": str(path.relative_to(shared)),
+                "gates": len(circuit.gates),
+                "neurons": report.neurons,
+                "exact_neurons": report.exact_neurons,
+                "superposed_gates": sum(r.get("superposed_gates", 0) for r in report.layers),
+                "bit_errors": result.overall.bit_errors,
+                "samples": result.overall.samples,
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def plot(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for key, title in (("uand", "U-AND, s = 3"), ("uand_superposed_inputs", "U-AND, d0 = m/4")):
+        rows = results.get(key)
+        if not rows:
+            continue
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for method in ("paper", "superposed"):
+            pts = sorted(
+                (r["m"], r["neurons"]) for r in rows if r["method"] == method and r["neurons"]
+            )
+            if pts:
+                ax.loglog(*zip(*pts, strict=True), "o-", label=method)
+        ms = sorted({r["m"] for r in rows})
+        ax.loglog(ms, [m * (m - 1) / 2 for m in ms], "k--", label="exact (1 neuron/gate)")
+        ax.set_xlabel("inputs m")
+        ax.set_ylabel("neurons for sample error <= 1%")
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / f"{key}.png", dpi=120)
+        plt.close(fig)
+    rows = results.get("depth")
+    if rows:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for ec in (True, False):
+            pts = sorted(
+                (r["depth"], r["sample_error_rate"]) for r in rows if r["error_correction"] == ec
+            )
+            ax.plot(*zip(*pts, strict=True), "o-", label="with EC" if ec else "without EC")
+        ax.set_xlabel("circuit depth")
+        ax.set_ylabel("sample error rate")
+        ax.set_title("random circuits, 2,000 gates/layer, s = 3")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / "depth.png", dpi=120)
+        plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="a,b,c,d")
+    parser.add_argument("--m", default="125,250,500,1000")
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--depths", default="1,2,4,8,16")
+    parser.add_argument("--depth-width", type=int, default=1000)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / "superposition.json"
+    results = json.loads(target.read_text()) if target.exists() else {}
+    parts = set(args.parts.split(","))
+    ms = [int(m) for m in args.m.split(",")]
+    if "a" in parts:
+        results["uand"] = part_uand(ms, args.samples, superposed_inputs=False)
+        results["uand_exponent"] = {
+            method: fit_exponent(results["uand"], method) for method in ("paper", "superposed")
+        }
+    if "b" in parts:
+        results["uand_superposed_inputs"] = part_uand(ms, args.samples, superposed_inputs=True)
+    if "c" in parts:
+        depths = [int(d) for d in args.depths.split(",")]
+        results["depth"] = part_depth(depths, args.depth_width, args.samples)
+    if "d" in parts:
+        results["real"] = part_real(args.samples)
+    target.write_text(json.dumps(results, indent=1))
+    plot(results)
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
