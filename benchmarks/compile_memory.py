@@ -125,9 +125,12 @@ def main() -> None:
             path.write_text(random_bench(gates, inputs, fanin, seed=gates + fanin, long=long))
             circuit = load_circuit(path)
             size = circuit_size(circuit)
-            estimate = estimate_circuit_memory(circuit)
+            estimates = {m: estimate_circuit_memory(circuit, method=m) for m in args.methods}
             del circuit
             for method in args.methods:
+                if method == "paper" and size.units > args.max_paper_units:
+                    continue
+                estimate = estimates[method]
                 code, peak, seconds = measure(path, method, folder)
                 row = {
                     "gates": size.gates,

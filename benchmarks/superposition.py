@@ -8,6 +8,7 @@ b. The same with inputs in superposition, d0 = m / 4.
 c. Random layered circuits (2,000 gates per layer), error rate vs depth at a fixed width, with
    and without error-correction layers.
 d. The shared real circuits (../shared/circuits): neurons of the default method vs exact, s = 2.
+e. Compile time and peak memory of the m = 1000 U-AND (499,500 gates) at width 5,000.
 
 Usage: python benchmarks/superposition.py --parts a --m 125,250,500 [--samples 1000]
 Every compile is seeded; figures are measured by circuit2mlp's own verify.
@@ -132,6 +133,45 @@ def part_real(samples: int) -> list[dict]:
     return rows
 
 
+_COMPILE_CHILD = """
+import json, resource, sys, tempfile, time
+from pathlib import Path
+from circuit2mlp.compiler import CompileConfig, compile_circuit
+from circuit2mlp.generate import uand_circuit
+m, width = int(sys.argv[1]), int(sys.argv[2])
+circuit = uand_circuit(m)
+start = time.perf_counter()
+network, report = compile_circuit(circuit, CompileConfig(width=width, sparsity=3))
+compiled = time.perf_counter() - start
+with tempfile.TemporaryDirectory() as tmp:
+    network.save(Path(tmp) / "w.npz")
+    size = (Path(tmp) / "w.npz").stat().st_size
+saved = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"m": m, "gates": len(circuit.gates), "width": width,
+                  "neurons": report.neurons, "compile_seconds": round(compiled, 1),
+                  "compile_and_save_seconds": round(saved, 1), "file_bytes": size,
+                  "peak_rss_bytes": peak}))
+"""
+
+
+def part_compile(m: int, width: int) -> dict:
+    """Compile time and peak memory of the default method on the U-AND, in a fresh process
+    (circuit built in memory: parsing is measured in docs/performance.md)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _COMPILE_CHILD, str(m), str(width)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    print(row, flush=True)
+    return row
+
+
 def plot(results: dict) -> None:
     import matplotlib
 
@@ -188,18 +228,31 @@ def main() -> None:
     results = json.loads(target.read_text()) if target.exists() else {}
     parts = set(args.parts.split(","))
     ms = [int(m) for m in args.m.split(",")]
+
+    def merged(key: str, rows: list[dict]) -> list[dict]:
+        """Earlier rows for other m are kept, so sizes can be run one at a time."""
+        done = {r["m"] for r in rows}
+        return sorted(
+            [r for r in results.get(key, []) if r["m"] not in done] + rows,
+            key=lambda r: (r["m"], r["method"]),
+        )
+
     if "a" in parts:
-        results["uand"] = part_uand(ms, args.samples, superposed_inputs=False)
+        results["uand"] = merged("uand", part_uand(ms, args.samples, superposed_inputs=False))
         results["uand_exponent"] = {
             method: fit_exponent(results["uand"], method) for method in ("paper", "superposed")
         }
     if "b" in parts:
-        results["uand_superposed_inputs"] = part_uand(ms, args.samples, superposed_inputs=True)
+        results["uand_superposed_inputs"] = merged(
+            "uand_superposed_inputs", part_uand(ms, args.samples, superposed_inputs=True)
+        )
     if "c" in parts:
         depths = [int(d) for d in args.depths.split(",")]
         results["depth"] = part_depth(depths, args.depth_width, args.samples)
     if "d" in parts:
         results["real"] = part_real(args.samples)
+    if "e" in parts:
+        results["compile"] = part_compile(1000, 5000)
     target.write_text(json.dumps(results, indent=1))
     plot(results)
     print(f"wrote {target}")

@@ -130,8 +130,6 @@ def test_different_seeds_different_weights(method):
 def test_exact_ignores_the_seed():
     """Why 'exact' is skipped above: its weights do not depend on the seed at all."""
     circuit = uand_circuit(8)
-    a, b = (
-        compile_circuit(circuit, CompileConfig(method="exact", seed=s))[0] for s in (0, 12345)
-    )
+    a, b = (compile_circuit(circuit, CompileConfig(method="exact", seed=s))[0] for s in (0, 12345))
     assert same_weights(a, b)
     assert a.meta["seed"] != b.meta["seed"]

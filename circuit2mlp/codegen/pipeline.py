@@ -7,7 +7,8 @@ cheaper and no width was forced, the *hybrid* -- followed, except after the last
 error-correction block (error_correction.py) when enabled.
 
 All randomness comes from one ``numpy.random.Generator`` seeded by the config, spawned into
-independent streams per use, so the same seed gives the same weights.
+independent streams per use (and per layer and width, seeded from the config seed), so the
+same seed gives the same weights.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def build_blocks(
     """(input features, embed matrix, blocks, names of wires stored negated) for
     ``config.method``. Feature maps of a negated wire read ``1 - wire``."""
     rng = np.random.default_rng(config.seed)
-    streams = rng.spawn(3 + 2 * layered.depth)
+    streams = rng.spawn(3)
     if config.method == "exact":
         features, embed = input_embedding(
             layered.inputs, config.input_dim, np.zeros(len(layered.inputs), bool), streams[0]
@@ -53,30 +54,65 @@ def build_blocks(
     inner = dataclasses.replace(options, center=False)
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
-        stage = [
-            computation_block(
-                gates,
-                levels[i],
-                levels[i + 1].flip,
-                options if last else inner,
-                streams[3 + 2 * i],
+        layer_options = options if last else inner
+
+        def build(width: int | None, i=i, gates=gates, last=last, layer_options=layer_options):
+            """The layer's superposed stage (computation + correction) at a width."""
+            sized = dataclasses.replace(layer_options, width=width)
+            stage = [
+                computation_block(
+                    gates,
+                    levels[i],
+                    levels[i + 1].flip,
+                    sized,
+                    np.random.default_rng([config.seed, 2, i, width or 0]),
+                )
+            ]
+            stage[0].stats["kind"] = "compute"
+            if config.error_correction and not last and stage[0].stats.get("superposed_gates"):
+                stage.append(
+                    correction_block(
+                        levels[i + 1],
+                        dataclasses.replace(inner, width=width),
+                        np.random.default_rng([config.seed, 3, i, width or 0]),
+                    )
+                )
+            return stage
+
+        if config.width is not None:
+            stage = build(config.width)
+        else:
+            stage = _grow(
+                build,
+                _all_dedicated(gates, levels[i], levels[i + 1].flip, options),
+                lambda blocks, i=i: check.clean(blocks, i + 1),
             )
-        ]
-        stage[0].stats["kind"] = "compute"
-        if config.error_correction and not last and stage[0].stats.get("superposed_gates", 0):
-            stage.append(correction_block(levels[i + 1], inner, streams[4 + 2 * i]))
-        if config.width is None:
-            fallback = _all_dedicated(gates, levels[i], levels[i + 1].flip, options)
-            fallback.stats["kind"] = "compute"
-            cost = sum(b.neurons for b in stage)
-            if fallback.neurons <= cost or not check.clean(stage, i + 1):
-                stage = [fallback]
         check.advance(stage)
         blocks.extend(stage)
     flipped = frozenset(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
     return features, embed, blocks, flipped
+
+
+def _grow(build, fallback: LayerBlock, clean) -> list[LayerBlock]:
+    """Automatic width for one layer: start at the error model's width and double the shared
+    neurons until the stage reads every wire right on the held-out samples; exact gadgets as
+    soon as the superposed stage would cost as much as they do."""
+    fallback.stats["kind"] = "compute"
+    width = None
+    while True:
+        stage = build(width)
+        if sum(b.neurons for b in stage) >= fallback.neurons:
+            return [fallback]
+        if clean(stage):
+            return stage
+        shared = sum(
+            g["neurons"] for g in stage[0].stats.get("groups", []) if g["strategy"] != "dedicated"
+        )
+        if shared == 0:
+            return [fallback]
+        width = 2 * shared
 
 
 class _Calibration:
