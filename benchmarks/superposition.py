@@ -46,6 +46,7 @@ def part_uand(ms: list[int], samples: int, superposed_inputs: bool) -> list[dict
                 max_sample_error_rate=0.01,
                 samples=samples,
                 start=max(64, m),
+                limit=32_000,
                 precision=0.1,
                 progress=lambda p, m=m, method=method: print(
                     f"  m={m} {method} width {p.width}: sample err {p.sample_error_rate:.4f}",
