@@ -8,8 +8,8 @@ records the process's peak resident memory. It prints a table and writes
 carries, as ``limits.circuit_size`` counts them) above the bare interpreter, and the ratio of
 the model ``limits.estimate_circuit_memory`` to the measurement (it must stay above 1).
 
-The ``paper`` method is measured only up to ~1.5e5 units: it is superlinear in time and memory
-(a 3.4e5-unit point took 24 minutes and 1.6 GB), so bigger points would take hours.
+The ``paper`` method, the slowest, is measured only up to ``--max-paper-units`` (1.5e5 units);
+the full run takes about 25 minutes on an idle 2-core machine.
 
 The circuits are random DAGs with local wiring plus a few long wires (so layering has to
 carry signals across levels, as in real netlists) and every gate read by something.

@@ -43,7 +43,7 @@ from pathlib import Path
 import click
 
 from circuit2mlp.errors import UserError
-from circuit2mlp.ir import Circuit
+from circuit2mlp.ir import Circuit, Gate
 
 #: Default for ``--max-gates``: gates in the parsed circuit.
 DEFAULT_MAX_GATES = 20_000_000
@@ -53,8 +53,8 @@ MEMORY_FRACTION = 0.8
 # The memory model (bytes); see the module docstring and benchmarks/compile_memory.py.
 BASE_BYTES = 160 * 2**20  # interpreter, numpy/scipy/networkx/rich, lazily imported codegen
 #: Bytes per unit (a normalized gate or a carry) by method: the largest measured cost per unit
-#: (exact 1.5 KB, superposed 2.2 KB, paper 4.8 KB at 3.4e5 units) with margin. ``paper`` grows
-#: faster than linearly (2.2 KB per unit at 1e5 units), so beyond ~5e5 units it may still pass.
+#: above the bare interpreter (exact 1.5 KB, superposed 2.2 KB, paper 2.2 KB; exact and
+#: superposed measured to 1.2e6 units, paper to 1e5) with margin, more for the least measured.
 PER_UNIT_BYTES = {"exact": 2_500, "superposed": 4_000, "paper": 8_000}
 PER_INPUT_BYTES = 2_000
 PER_EDGE_BYTES = 300
@@ -96,7 +96,7 @@ def _sorting_network(k: int) -> tuple[int, int, int]:
     return 2 * comparators, 4 * comparators, p * (p + 1) // 2
 
 
-def _is_buffer(gate) -> bool:
+def _is_buffer(gate: Gate) -> bool:
     if gate.op == "BUF":
         return True
     cover = gate.cover
@@ -109,7 +109,7 @@ def _is_buffer(gate) -> bool:
     )
 
 
-def _gate_cost(gate, max_fanin: int) -> tuple[int, int, int]:
+def _gate_cost(gate: Gate, max_fanin: int) -> tuple[int, int, int]:
     """(gates, edges, depth) that one parsed gate becomes after normalize (upper bounds)."""
     k = len(gate.fanin)
     if _is_buffer(gate):

@@ -105,6 +105,21 @@ def test_random_shape(fan_in, negations):
     assert not zero.any()
 
 
+@pytest.mark.parametrize(
+    ("m", "width", "fan_in"), [(15, 6, 4), (8, 3, 3), (4, 4, 4), (2, 2, 2), (14, 4, 4)]
+)
+@pytest.mark.parametrize("negations", [True, False])
+def test_random_tiny_layers_still_valid(m, width, fan_in, negations):
+    """Layers barely wider than the fan-in: distinct inputs and every wire read, for every
+    seed (the case where swapping duplicates away alone can get stuck)."""
+    for seed in range(5):
+        circuit = random_circuit(m, width, 3, fan_in, seed, negations=negations)
+        assert revalidated(circuit) == circuit
+        assert all(len(set(g.fanin)) == fan_in for g in circuit.gates)
+        read = {s for g in circuit.gates for s in g.fanin}
+        assert set(circuit.signals) - read == set(circuit.outputs)
+
+
 def test_random_is_deterministic_by_seed():
     a = random_circuit(50, 40, 4, 2, seed=7)
     assert a == random_circuit(50, 40, 4, 2, seed=7)
