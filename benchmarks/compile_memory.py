@@ -3,7 +3,7 @@
 Not a test: run ``python benchmarks/compile_memory.py`` (a few minutes; ``--quick`` for a
 smoke run). For random ``.bench`` circuits of increasing size it runs the real command line in
 a fresh process per point (parse + passes + codegen + save, exactly what a user runs) and
-records the process's peak resident memory. It prints a table and writes
+records the process's peak resident memory (VmHWM). It prints a table and writes
 ``docs/results/compile_memory.json``: each point, the bytes per unit (normalized gates plus
 carries, as ``limits.circuit_size`` counts them) above the bare interpreter, and the ratio of
 the model ``limits.estimate_circuit_memory`` to the measurement (it must stay above 1).
@@ -36,16 +36,23 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "compile_mem
 OPS = ("AND", "OR", "NAND", "NOR", "XOR", "XNOR")
 
 _CHILD = """
-import resource, sys
+import sys
 from circuit2mlp.cli import main
 try:
     main(sys.argv[2:])
     code = 0
 except SystemExit as exc:
     code = exc.code or 0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_bytes()
 with open(sys.argv[1], "w") as handle:
     handle.write(f"{code} {peak}")
+"""
+# The peak resident memory of *this* program. Not ru_maxrss: Linux carries the parent's peak
+# into a child's ru_maxrss across fork and exec, so it would measure this benchmark's process.
+_PEAK = """
+def peak_bytes():
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024
 """
 
 
@@ -81,7 +88,7 @@ def measure(path: Path, method: str, folder: Path) -> tuple[int, int, float]:
     result = folder / "peak.txt"
     args = ["compile", str(path), "-o", str(folder / "out.npz"), "-q", "--method", method]
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _CHILD, str(result), *args], check=True)
+    subprocess.run([sys.executable, "-c", _PEAK + _CHILD, str(result), *args], check=True)
     seconds = time.perf_counter() - start
     code, peak = (int(v) for v in result.read_text().split())
     return code, peak, seconds
@@ -90,12 +97,9 @@ def measure(path: Path, method: str, folder: Path) -> tuple[int, int, float]:
 def baseline(folder: Path) -> int:
     """Peak RSS of the interpreter with circuit2mlp imported and nothing compiled."""
     result = folder / "base.txt"
-    code = (
-        "import resource, sys, circuit2mlp.cli\n"
-        "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
-    )
+    code = _PEAK + ("import sys, circuit2mlp.cli\nopen(sys.argv[1], 'w').write(str(peak_bytes()))")
     subprocess.run([sys.executable, "-c", code, str(result)], check=True)
-    return int(result.read_text()) * 1024
+    return int(result.read_text())
 
 
 def main() -> None:
