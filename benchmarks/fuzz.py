@@ -295,6 +295,7 @@ def worker(
             "done": 0,
             "specials": [],
             "harness_errors": [],
+            "slow_inputs": [],
         }
         for idx in range(first, last):
             if idx in skip:
@@ -345,7 +346,9 @@ def worker(
                 stats["codes"][str(code)] += 1
             stats["seconds"] += seconds
             stats["max_seconds"] = max(stats["max_seconds"], seconds)
-            stats["slow"] += seconds > SLOW_SECONDS
+            if seconds > SLOW_SECONDS:
+                stats["slow"] += 1
+                stats["slow_inputs"].append({"target": target, "index": idx, "seconds": seconds})
             stats["done"] += 1
             if name:
                 stats["specials"].append(
@@ -426,6 +429,7 @@ def campaign(args: argparse.Namespace) -> dict:
     }
     crashes: list[dict] = []
     harness_errors: list[str] = []
+    slow_inputs: list[dict] = []
     special_rows: list[dict] = []
     started = time.time()
     for wid in range(args.workers):
@@ -450,6 +454,7 @@ def campaign(args: argparse.Namespace) -> dict:
             row["max_seconds"] = max(row["max_seconds"], stats["max_seconds"])
             crashes.extend(stats["crashes"])
             harness_errors.extend(stats["harness_errors"])
+            slow_inputs.extend(stats["slow_inputs"])
             special_rows.extend(stats["specials"])
         for wid, proc in list(procs.items()):
             began = state[4 * wid + 2]
@@ -500,6 +505,7 @@ def campaign(args: argparse.Namespace) -> dict:
         "crashes": crashes,
         "specials": special_rows,
         "harness_errors": harness_errors,
+        "slow_inputs": slow_inputs,
         "seconds": round(time.time() - started, 1),
         "counts": counts,
     }
@@ -562,6 +568,8 @@ def main() -> None:
         "specials": sorted(result["specials"], key=lambda r: r["name"]),
         "crashes": result["crashes"][:100],
         "harness_errors": result["harness_errors"][:100],
+        # wall-clock, so on a shared machine also inputs that merely waited for a CPU
+        "slow_inputs": sorted(result["slow_inputs"], key=lambda r: -r["seconds"])[:50],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=2) + "\n")
