@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -329,13 +330,16 @@ def simulate(circuit: Circuit, inputs: np.ndarray) -> np.ndarray:
     return unpack_bits(packed, inputs.shape[0])
 
 
-def simulate_layered_packed(layered: LayeredCircuit, packed_inputs: np.ndarray) -> np.ndarray:
-    """Simulate a LayeredCircuit on packed inputs, one level at a time: gates of layer i may
+def layered_levels(
+    layered: LayeredCircuit, packed_inputs: np.ndarray
+) -> Iterator[dict[str, np.ndarray]]:
+    """Packed values of every level 0..L in turn, as {signal: (W,) row}. Gates of layer i may
     read only level-i signals (ValueError otherwise), exactly as a network layer would, so this
-    also checks the layering. Returns (n_outputs, W) rows for ``layered.output_signals``."""
+    also checks the layering."""
     packed = _check_packed(packed_inputs, len(layered.inputs))
     words = packed.shape[1]
     level: dict[str, np.ndarray] = dict(zip(layered.inputs, packed, strict=True))
+    yield level
     for i, layer in enumerate(layered.layers):
         next_level: dict[str, np.ndarray] = {}
         for gate in layer:
@@ -346,10 +350,17 @@ def simulate_layered_packed(layered: LayeredCircuit, packed_inputs: np.ndarray) 
                 )
             next_level[gate.name] = eval_gate_packed(gate, [level[s] for s in gate.fanin], words)
         level = next_level
+        yield level
+
+
+def simulate_layered_packed(layered: LayeredCircuit, packed_inputs: np.ndarray) -> np.ndarray:
+    """Simulate a LayeredCircuit on packed inputs, one level at a time (see
+    :func:`layered_levels`). Returns (n_outputs, W) rows for ``layered.output_signals``."""
+    level = deque(layered_levels(layered, packed_inputs), maxlen=1)[0]  # only the last
     missing = [s for s in layered.output_signals if s not in level]
     if missing:
         raise ValueError(f"output signal(s) {missing} are not in the last level")
-    return _stack([level[s] for s in layered.output_signals], words)
+    return _stack([level[s] for s in layered.output_signals], packed_inputs.shape[1])
 
 
 def simulate_layered(layered: LayeredCircuit, inputs: np.ndarray) -> np.ndarray:

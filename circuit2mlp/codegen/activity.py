@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuit2mlp.ir import LayeredCircuit
-from circuit2mlp.simulate import eval_gate_packed, pack_bits, sparse_inputs
+from circuit2mlp.simulate import layered_levels, pack_bits, sparse_inputs
 
 #: A wire whose stored polarity is 1 on more than this fraction of samples is dense.
 DENSE_FREQUENCY = 0.25
@@ -70,21 +70,15 @@ def level_values(layered: LayeredCircuit, x: np.ndarray) -> list[np.ndarray]:
     """Packed (F_i, W) values of every level 0..L on the sample rows x (padding bits zero)."""
     n = x.shape[0]
     packed = pack_bits(x) if n else np.zeros((len(layered.inputs), 1), np.uint64)
-    words = packed.shape[1]
-    valid = np.zeros(words * 64, dtype=bool)
+    valid = np.zeros(packed.shape[1] * 64, dtype=bool)
     valid[:n] = True
     mask = np.packbits(valid, bitorder="little").view(np.uint64)
-    values = dict(zip(layered.inputs, packed, strict=True))
-    out = [packed & mask]
-    for layer in layered.layers:
-        rows = np.empty((len(layer), words), dtype=np.uint64)
-        new_values = {}
-        for i, gate in enumerate(layer):
-            row = eval_gate_packed(gate, [values[s] for s in gate.fanin], words) & mask
-            new_values[gate.name] = rows[i] = row
-        values = new_values
-        out.append(rows)
-    return out
+    return [
+        np.array([row & mask for row in level.values()], dtype=np.uint64).reshape(
+            len(level), packed.shape[1]
+        )
+        for level in layered_levels(layered, packed)
+    ]
 
 
 def measure_activity(

@@ -158,26 +158,12 @@ class _Calibration:
 
 def _unflipped(level: LevelActivity) -> LevelActivity:
     freq = np.where(level.flip, 1 - level.frequency, level.frequency)
-    return LevelActivity(
-        level.names,
-        np.zeros_like(level.flip),
-        freq,
-        level.active_mean,
-        level.active_max,
-        level.active_p99,
-    )
+    return dataclasses.replace(level, flip=np.zeros_like(level.flip), frequency=freq)
 
 
 def _all_dedicated(gates, level: LevelActivity, out_flip: np.ndarray, options) -> LayerBlock:
     """The layer with every gate on its own exact gadget (stored polarities respected)."""
-    everything_dense = LevelActivity(
-        level.names,
-        level.flip,
-        np.ones_like(level.frequency),
-        level.active_mean,
-        level.active_max,
-        level.active_p99,
-    )
+    everything_dense = dataclasses.replace(level, frequency=np.ones_like(level.frequency))
     return computation_block(gates, everything_dense, out_flip, options, np.random.default_rng(0))
 
 
