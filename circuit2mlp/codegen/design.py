@@ -74,8 +74,16 @@ def design_group(
     strategies: tuple[str, ...] = ("gate", "feature"),
     center: float = CENTER,
     balanced: bool = True,
+    max_fanin: float | None = None,
 ) -> GroupDesign:
-    """The (strategy, k) with the fewest expected wrong monomials per sample for this width."""
+    """The (strategy, k) with the fewest expected wrong monomials per sample for this width.
+
+    ``max_fanin`` bounds the features a neuron reads (the smallest k wins when none fits). The
+    model above takes inputs as clean 0/1 values; when they are read-offs of an earlier
+    superposed layer, each carries a little noise and a neuron *sums* its inputs' noise, so a
+    wide neuron that the model likes would fire on noise alone. Bounding its fan-in bounds
+    that sum.
+    """
     best: GroupDesign | None = None
     exposed = exposed_per_sample(q, n_monomials, n_used, active_other + 1)
     density = active_other / max(n_level, 1)
@@ -83,13 +91,18 @@ def design_group(
         if strategy == "feature" and q < 2:
             continue
         if strategy == "gate":
-            ks = K_CHOICES[neurons >= K_CHOICES]
+            choices = K_CHOICES if max_fanin is None else np.arange(2, K_CHOICES[-1] + 1)
+            ks = choices[neurons >= choices]
             if ks.size == 0:
                 ks = np.array([max(1, neurons)])
             fanin = np.array([gate_centric_fanin(n_used, q, neurons, k, n_monomials) for k in ks])
         else:
             ks = np.unique(np.geomspace(6, max(6, neurons // 4), 60).astype(int))
             fanin = np.array([feature_centric_fanin(n_used, q, neurons, k) for k in ks])
+        if max_fanin is not None:
+            fits = fanin <= max_fanin
+            keep = fits if fits.any() else np.arange(ks.size) == 0
+            ks, fanin = ks[keep], fanin[keep]
         lam = np.maximum(fanin - q, 0) * density
         fail = tail(np.minimum(ks, MAX_READ), lam, center)
         if not balanced:  # i.i.d. covers are Poisson(k): some are (nearly) empty

@@ -25,6 +25,13 @@ from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
 from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
 from circuit2mlp.ir import LayeredCircuit
 
+#: Error control: the features a superposed neuron may read when its inputs are read-offs of
+#: superposed neurons or its read-offs feed later layers. A neuron sums the read-off noise of
+#: its inputs and its bias margin absorbs the sum only while it stays small; a wide neuron
+#: also fires more often by accident and spreads 1/k of a unit to every monomial it covers,
+#: which later layers carry on (docs/theory.md section 7). 24 measured best of 16/24/32.
+NOISE_BUDGET_FANIN = 24
+
 
 def build_blocks(
     layered: LayeredCircuit, config
@@ -52,12 +59,15 @@ def build_blocks(
     # Centring read-offs helps the final threshold, but inside the network a shifted feature
     # is summed over a neuron's many inputs, so the shifts would add up: only outputs get it.
     inner = dataclasses.replace(options, center=False)
+    noisy = bool(blocks)  # inputs in superposition arrive as noisy read-offs
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
+        if options.method == "superposed" and config.error_correction and (noisy or not last):
+            layer_options = dataclasses.replace(layer_options, max_fanin=NOISE_BUDGET_FANIN)
 
         def build(width: int | None, i=i, gates=gates, last=last, layer_options=layer_options):
-            """The layer's superposed stage (computation + correction) at a width."""
+            """The layer's superposed stage at a width."""
             sized = dataclasses.replace(layer_options, width=width)
             stage = [
                 computation_block(
@@ -69,14 +79,6 @@ def build_blocks(
                 )
             ]
             stage[0].stats["kind"] = "compute"
-            if config.error_correction and not last and stage[0].stats.get("superposed_gates"):
-                stage.append(
-                    correction_block(
-                        levels[i + 1],
-                        dataclasses.replace(inner, width=width),
-                        np.random.default_rng([config.seed, 3, i, width or 0]),
-                    )
-                )
             return stage
 
         if config.width is not None:
@@ -89,6 +91,7 @@ def build_blocks(
             )
         check.advance(stage)
         blocks.extend(stage)
+        noisy = any(b.stats.get("superposed_neurons") for b in stage)
     flipped = frozenset(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
