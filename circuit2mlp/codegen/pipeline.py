@@ -2,9 +2,10 @@
 
 For ``exact`` every layer is a block of dedicated gadgets. For the superposed methods: measure
 every wire's activity under s-sparse inputs (activity.py), embed the inputs (embedding.py),
-then per circuit layer a computation block (superposed.py) -- or the exact block when that is
-cheaper and no width was forced, the *hybrid* -- followed, except after the last, by an
-error-correction block (error_correction.py) when enabled.
+decode inputs given in superposition (decode.py), then per circuit layer a computation block
+(superposed.py) -- or the exact block when that is cheaper and no width was forced, the
+*hybrid*. Error control (on unless ``error_correction`` is off) bounds the fan-in of superposed
+neurons in every layer that reads or feeds read-offs (:data:`NOISE_BUDGET_FANIN`).
 
 All randomness comes from one ``numpy.random.Generator`` seeded by the config, spawned into
 independent streams per use (and per layer and width, seeded from the config seed), so the
@@ -19,8 +20,8 @@ import numpy as np
 
 from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
+from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.embedding import input_embedding
-from circuit2mlp.codegen.error_correction import correction_block
 from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
 from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
 from circuit2mlp.ir import LayeredCircuit
@@ -39,7 +40,7 @@ def build_blocks(
     """(input features, embed matrix, blocks, names of wires stored negated) for
     ``config.method``. Feature maps of a negated wire read ``1 - wire``."""
     rng = np.random.default_rng(config.seed)
-    streams = rng.spawn(3)
+    streams = rng.spawn(2)
     if config.method == "exact":
         features, embed = input_embedding(
             layered.inputs, config.input_dim, np.zeros(len(layered.inputs), bool), streams[0]
@@ -52,9 +53,7 @@ def build_blocks(
     blocks: list[LayerBlock] = []
     superposed_inputs = config.input_dim is not None and config.input_dim < len(layered.inputs)
     if superposed_inputs and config.method == "superposed":
-        blocks.append(
-            correction_block(levels[0], options, streams[2], dedicated=True, low=0.4, high=0.6)
-        )
+        blocks.append(decode_block(levels[0]))
     check = _Calibration(layered, config, features, embed, levels, blocks)
     # Centring read-offs helps the final threshold, but inside the network a shifted feature
     # is summed over a neuron's many inputs, so the shifts would add up: only outputs get it.
