@@ -5,7 +5,7 @@ every wire's activity under s-sparse inputs (activity.py), embed the inputs (emb
 decode inputs given in superposition (decode.py), then per circuit layer a computation block
 (superposed.py) -- or the exact block when that is cheaper and no width was forced, the
 *hybrid*. Error control (on unless ``error_correction`` is off) bounds the fan-in of superposed
-neurons in every layer that reads or feeds read-offs (:data:`NOISE_BUDGET_FANIN`).
+neurons (:data:`NOISE_BUDGET_FANIN`).
 
 All randomness comes from one ``numpy.random.Generator`` seeded by the config, spawned into
 independent streams per use (and per layer and width, seeded from the config seed), so the
@@ -26,11 +26,13 @@ from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
 from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
 from circuit2mlp.ir import LayeredCircuit
 
-#: Error control: the features a superposed neuron may read when its inputs are read-offs of
-#: superposed neurons or its read-offs feed later layers. A neuron sums the read-off noise of
-#: its inputs and its bias margin absorbs the sum only while it stays small; a wide neuron
-#: also fires more often by accident and spreads 1/k of a unit to every monomial it covers,
-#: which later layers carry on (docs/theory.md section 7). 24 measured best of 16/24/32.
+#: Error control: the features a superposed neuron may read -- in gate-centric groups always,
+#: in feature-centric ones (the universal AND) when its inputs are read-offs of superposed
+#: neurons or its read-offs feed later layers. A neuron sums the read-off noise of its inputs
+#: and its bias margin absorbs the sum only while it stays small; a wide neuron also fires
+#: more often by accident and spreads 1/k of a unit to every monomial it covers, which later
+#: layers carry on (docs/theory.md section 7; design.design_group). 24 measured best of
+#: 16/24/32.
 NOISE_BUDGET_FANIN = 24
 
 
@@ -62,8 +64,11 @@ def build_blocks(
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
-        if options.method == "superposed" and config.error_correction and (noisy or not last):
-            layer_options = dataclasses.replace(layer_options, max_fanin=NOISE_BUDGET_FANIN)
+        if options.method == "superposed" and config.error_correction:
+            limits = [("gate", NOISE_BUDGET_FANIN)]
+            if noisy or not last:  # the universal (feature-centric) AND only in deep networks
+                limits.append(("feature", NOISE_BUDGET_FANIN))
+            layer_options = dataclasses.replace(layer_options, fanin_limits=tuple(limits))
 
         def build(width: int | None, i=i, gates=gates, last=last, layer_options=layer_options):
             """The layer's superposed stage at a width."""

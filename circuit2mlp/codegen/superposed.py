@@ -51,7 +51,7 @@ class SuperposeOptions:
     center: bool = True  # subtract expected interference (superposed only)
     balanced: bool = True  # balanced wiring and covers topped up (superposed only)
     dedicated_linear: bool = True  # degree-1 terms on their own neurons (superposed only)
-    max_fanin: int | None = None  # features a neuron may read (set for noisy inputs)
+    fanin_limits: tuple[tuple[str, int], ...] = ()  # (strategy, most features per neuron)
 
     @property
     def center_fraction(self) -> float:
@@ -162,7 +162,7 @@ def computation_block(
                 active_other,
                 center=options.center_fraction,
                 balanced=options.balanced,
-                max_fanin=options.max_fanin,
+                fanin_limits=dict(options.fanin_limits),
             )
             build = feature_centric if design.strategy == "feature" else gate_centric
             group.wiring = build(group.monomials, n_in, width, design.k, options.balanced, rng)
