@@ -96,11 +96,14 @@ class VerifyReport:
 
 
 def compare(y: np.ndarray, target: np.ndarray, k: int | None = None) -> LevelStats:
-    """Agreement of network outputs y (batch, n) with boolean targets (batch, n)."""
+    """Agreement of network outputs y (batch, n) with boolean targets (batch, n). A non-finite
+    output (a network whose values blew up) is wrong on either target."""
     target = target.astype(bool)
-    wrong = (y > 0.5) != target
-    signed = np.where(target, y - 0.5, 0.5 - y)
-    zeros, ones = np.abs(y[~target]), np.abs(y[target] - 1)
+    broken = ~np.isfinite(y)  # NaN or inf: wrong whatever the target, error infinite
+    wrong = broken | ((y > 0.5) != target)
+    signed = np.where(broken, -np.inf, np.where(target, y - 0.5, 0.5 - y))
+    error = np.where(broken, np.inf, np.abs(y - target))
+    zeros, ones = error[~target], error[target]
     return LevelStats(
         k=k,
         samples=y.shape[0],
