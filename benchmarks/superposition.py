@@ -214,7 +214,11 @@ def plot(results: dict) -> None:
             pts = sorted(
                 (r["depth"], r["sample_error_rate"]) for r in rows if r["error_correction"] == ec
             )
-            ax.plot(*zip(*pts, strict=True), "o-", label="error control on" if ec else "error control off")
+            ax.plot(
+                *zip(*pts, strict=True),
+                "o-",
+                label="error control on" if ec else "error control off",
+            )
         ax.set_yscale("symlog", linthresh=1e-4)
         ax.set_xlabel("circuit depth")
         ax.set_ylabel("sample error rate")
