@@ -37,11 +37,12 @@ from circuit2mlp.ir import LayeredCircuit
 NOISE_BUDGET_FANIN = 24
 
 
-#: How far from its 0/1 value a wire may read on the held-out samples of an automatic width.
+#: How far from its 0/1 value a wire feeding later layers may read on the held-out samples of
+#: an automatic width (outputs need only be on the right side of 1/2).
 CALIBRATION_SLACK = 0.25
 #: Calibrate on every <= s-hot input when there are at most this many: real netlists have few
-#: inputs, and a layer that misreads one input pair in 500 must not pass. Otherwise as many
-#: samples per k (256..1024) as keep one level's read-offs within CALIBRATION_BYTES.
+#: inputs, and a layer that misreads one input pair in 500 must not pass. Otherwise 1,024
+#: samples per k when one level's read-offs then fit in CALIBRATION_BYTES, else 256.
 EXHAUSTIVE = 2048
 CALIBRATION_BYTES = 1 << 28
 
@@ -148,7 +149,7 @@ class _Calibration:
         m, s = len(layered.inputs), config.sparsity
         everything = sum(math.comb(m, k) for k in range(min(s, m) + 1))
         widest = max([m, *(len(layer) for layer in layered.layers)])
-        per_k = int(np.clip(CALIBRATION_BYTES // (8 * widest * (s + 1)), 256, 1024))
+        per_k = 1024 if 8 * widest * (s + 1) * 1024 <= CALIBRATION_BYTES else 256
         x = activity_samples(m, s, EXHAUSTIVE if everything <= EXHAUSTIVE else per_k, rng)
         n = x.shape[0]
         self.truth = [
@@ -167,11 +168,14 @@ class _Calibration:
         return f
 
     def clean(self, blocks: list[LayerBlock], level: int) -> bool:
-        """Whether these blocks read every wire of ``level`` within :data:`CALIBRATION_SLACK`
-        of its value on the samples. A read-off that is merely on the right side of 1/2 on a
-        few hundred samples is often wrong on the next ten thousand, so a superposed layer
-        must read clean with room to spare or it gives way to exact gadgets."""
+        """Whether these blocks read every wire of ``level`` right on the samples: outputs on
+        the right side of 1/2, wires that later layers read within :data:`CALIBRATION_SLACK`
+        of their value. An inner read-off that is merely on the right side on a few hundred
+        samples is often wrong on the next ten thousand, and its error propagates, so an inner
+        superposed layer must read clean with room to spare or it gives way to exact gadgets."""
         f = self._run(self.f, blocks)
+        if level == len(self.truth) - 1:
+            return bool(np.array_equal(f > 0.5, self.truth[level]))
         return bool(np.all(np.abs(f - self.truth[level]) <= CALIBRATION_SLACK))
 
     def advance(self, blocks: list[LayerBlock]) -> None:
