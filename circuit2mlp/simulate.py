@@ -213,6 +213,12 @@ def sop_packed(cover: Cover, rows: Sequence[np.ndarray], words: int) -> np.ndarr
             negated[i] = np.invert(rows[i])
         return negated[i]
 
+    if len(cover.cubes) == 1:  # one product term (an AND of literals): no OR needed
+        literals = [literal(i, c) for i, c in enumerate(cover.cubes[0]) if c != "-"]
+        term = _fold(np.bitwise_and, literals, words)
+        if cover.onset:
+            return term
+        return np.invert(term, out=term) if len(literals) >= 2 else np.invert(term)
     hit = _const(False, words)
     for cube in cover.cubes:
         literals = [literal(i, c) for i, c in enumerate(cube) if c != "-"]

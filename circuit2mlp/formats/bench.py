@@ -19,6 +19,7 @@ from pathlib import Path
 from circuit2mlp.errors import CircuitError, SourceLoc
 from circuit2mlp.formats.text import check_text
 from circuit2mlp.ir import Circuit, CircuitBuilder, Gate
+from circuit2mlp.passes.normalize import paused_gc
 
 _GATE_TYPES = {
     "AND": "AND",
@@ -125,6 +126,7 @@ class _BenchReader:
         return circuit
 
 
+@paused_gc()
 def parse_bench(text: str, path: str | None = None, warnings: list[str] | None = None) -> Circuit:
     """Parse ISCAS ``.bench`` text into a validated Circuit (raises CircuitError with
     file:line). Unused inputs are reported through ``warnings`` when it is given."""
