@@ -17,11 +17,13 @@ from strategies import circuits
 
 from circuit2mlp.errors import CircuitError
 from circuit2mlp.formats import parse_circuit
+from circuit2mlp.formats.bench import _read_plain as read_plain_bench
+from circuit2mlp.formats.bench import parse_bench, write_bench
 from circuit2mlp.formats.blif import _read_plain, parse_blif, write_blif
 from circuit2mlp.formats.yaml_fast import read_regular
 from circuit2mlp.formats.yaml_format import parse_yaml, write_yaml
 from circuit2mlp.generate import random_circuit, uand_text
-from circuit2mlp.ir import Circuit, Gate
+from circuit2mlp.ir import SYMMETRIC_OPS, Circuit, Gate
 
 EXAMPLES = int(os.environ.get("C2M_FUZZ_EXAMPLES", "100"))
 SETTINGS = settings(
@@ -29,8 +31,9 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-PARSERS = {"yaml": parse_yaml, "blif": parse_blif}
+PARSERS = {"yaml": parse_yaml, "blif": parse_blif, "bench": parse_bench}
 SEEDS = [s for s in load_seeds() if s.fmt in PARSERS]
+BENCH_OPS = tuple(op for op in SYMMETRIC_OPS if op != "MAJ")
 
 
 def _rewritten(seeds: list[Seed]) -> list[Seed]:
@@ -42,6 +45,8 @@ def _rewritten(seeds: list[Seed]) -> list[Seed]:
             out.append(Seed(seed.name + ".yaml", "yaml", write_yaml(circuit).encode()))
             with contextlib.suppress(CircuitError):
                 out.append(Seed(seed.name + ".blif", "blif", write_blif(circuit).encode()))
+            with contextlib.suppress(CircuitError):
+                out.append(Seed(seed.name + ".bench", "bench", write_bench(circuit).encode()))
     return out
 
 
@@ -148,12 +153,22 @@ def test_blif_fast_and_full_reader_agree_on_written_circuits(circuit):
     assert _read_plain(text, "t.blif", None) is not None  # the writer's output is plain
 
 
-@pytest.mark.parametrize("fmt", ["yaml", "blif"])
+@SETTINGS
+@given(circuit=circuits(max_inputs=5, max_gates=10, ops=BENCH_OPS, allow_sop=False))
+def test_bench_fast_and_full_reader_agree_on_written_circuits(circuit):
+    text = write_bench(circuit)
+    status, _, _ = assert_same("bench", text)
+    assert status == "ok"
+    if "vdd" not in text and "gnd" not in text:
+        assert read_plain_bench(text, "t.bench", None) is not None
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "blif", "bench"])
 def test_generated_files_take_the_fast_path(fmt):
     texts = [uand_text(9, fmt)]
-    circuit = random_circuit(20, 30, 3, fan_in=3, seed=1)
-    texts.append(write_yaml(circuit) if fmt == "yaml" else write_blif(circuit))
-    fast = read_regular if fmt == "yaml" else _read_plain
+    circuit = random_circuit(20, 30, 3, fan_in=2, seed=1, negations=False)
+    texts.append({"yaml": write_yaml, "blif": write_blif, "bench": write_bench}[fmt](circuit))
+    fast = {"yaml": read_regular, "blif": _read_plain, "bench": read_plain_bench}[fmt]
     for text in texts:
         warnings: list[str] = []
         assert fast(text, "t." + fmt, warnings) is not None
@@ -248,6 +263,30 @@ BLIF_VARIANTS = [
 @pytest.mark.parametrize("text", BLIF_VARIANTS)
 def test_blif_variants_agree(text):
     assert_same("blif", text)
+
+
+BENCH_VARIANTS = [
+    "INPUT(a)\nOUTPUT(y)\ny = NOT(a)\n",
+    "INPUT(a)\r\nOUTPUT(y)\r\ny = NOT(a) # c\r\n",
+    "input ( a )\noutput(y)\ny=nand( a ,a )\n",
+    "INPUT(a)\nOUTPUT(y)\nOUTPUT(y)\ny = NOT(a)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = NOT(a, )\n",
+    "INPUT(a)\nOUTPUT(y)\ny = AND(a b)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = AND()\n",
+    "INPUT(a)\nOUTPUT(y)\ny = DFF(a)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = AND(a, vdd)\n",
+    "INPUT(a)\nOUTPUT(vdd)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = FOO(a)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = NOT(a)\ny = NOT(a)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = NOT(z)\nz = NOT(y)\n",
+    "INPUT(a)\nINPUT(b)\nOUTPUT(y)\ny = NOT(a)\n",
+    "INPUT(a)\nOUTPUT(y)\ny = NOT(a)\nbogus\n",
+]
+
+
+@pytest.mark.parametrize("text", BENCH_VARIANTS)
+def test_bench_variants_agree(text):
+    assert_same("bench", text)
 
 
 # ------------------------------------------------------------------ errors keep file:line

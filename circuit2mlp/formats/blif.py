@@ -336,15 +336,16 @@ def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circ
     """What :class:`_BlifReader` makes of ``text`` when the file is valid and uses only
     ``.model .inputs .outputs .names .end``, else None.
 
-    The same logical lines, the same row checks and the same CircuitBuilder calls in the
-    same order, inlined into one loop (the reader spends ~10 calls per line); equal covers
-    share one Cover object. It gives up, rather than reporting, on anything unusual or wrong.
+    The same logical lines, the same row checks and the same declarations, inlined into one
+    loop (the reader spends ~10 calls per line), with the gates and outputs handed to the
+    CircuitBuilder in bulk; equal covers share one Cover object. It gives up, rather than
+    reporting, on anything unusual or wrong.
     """
     builder = CircuitBuilder(Path(path).stem if path else "circuit", path)
     found: list[str] = []
     covers: dict[tuple[tuple[str, ...], bool], Cover] = {}
-    outputs: set[str] = set()
-    add_gate = builder.add_gate
+    outputs: dict[str, int] = {}
+    gates: list[Gate] = []
     started = done = False
     output: str | None = None  # the output of the open .names cover
     fanin: tuple[str, ...] = ()
@@ -362,7 +363,7 @@ def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circ
         cover = covers.get(key)
         if cover is None:
             cover = covers[key] = Cover(*key)
-        add_gate(Gate(output, "SOP", fanin, cover, SourceLoc(path, names_line)))  # type: ignore[arg-type]
+        gates.append(Gate(output, "SOP", fanin, cover, SourceLoc(path, names_line)))  # type: ignore[arg-type]
 
     try:
         for line, tokens in _logical_lines(text):
@@ -401,11 +402,10 @@ def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circ
                     builder.add_input(signal, line)
             elif head == ".outputs":
                 started = True
-                for signal in tokens[1:]:
-                    if signal in outputs:
-                        raise _NotPlain
-                    outputs.add(signal)
-                    builder.add_output(signal, line)
+                before = len(outputs)
+                outputs.update(dict.fromkeys(tokens[1:], line))
+                if len(outputs) - before < len(tokens) - 1:
+                    raise _NotPlain  # an output declared twice
             elif head == ".model" and not started:
                 started = True
                 if len(tokens) > 1:
@@ -416,6 +416,8 @@ def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circ
                 raise _NotPlain
         if output is not None:
             close()
+        builder.add_gates(gates)
+        builder.add_outputs((name, name, line) for name, line in outputs.items())
         circuit = builder.build()
     except (_NotPlain, CircuitError):
         return None

@@ -32,6 +32,7 @@ text.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from pathlib import Path
 
 import yaml
@@ -66,7 +67,7 @@ _GATE_LINE = (
 _REGULAR_BYTES = bytes([10, *range(32, 127)])
 # tokens that need a closer look: quoted, or plain with a first character the resolver watches
 _ODD_START = _RISKY | {'"'}
-_ODD_NAME = re.compile(r"^ +[" + re.escape("".join(sorted(_ODD_START))) + "]", re.M)
+_ODD_ITEM = re.compile(r"(?:^|, )[" + re.escape("".join(sorted(_ODD_START))) + "]")
 
 
 class _Irregular(Exception):
@@ -127,14 +128,13 @@ class _RegularReader:
             builder.add_input(item, line)
         if "gates" in top:
             self.add_gates(builder, *top["gates"])
-        seen: set[str] = set()
-        for item, driver, line in self.flow_list(*top["outputs"]):
-            if item is None:
-                item, driver = driver
-            if item in seen:
-                raise _Irregular
-            seen.add(item)
-            builder.add_output(item, line, driver)
+        outputs = [
+            (item, driver, line) if item is not None else (*driver, line)
+            for item, driver, line in self.flow_list(*top["outputs"])
+        ]
+        if len({name for name, _, _ in outputs}) < len(outputs):
+            raise _Irregular  # an output declared twice
+        builder.add_outputs(outputs)
         circuit = builder.build()
         if warnings is not None:
             warnings.extend(builder.warnings)
@@ -192,9 +192,11 @@ class _RegularReader:
             if not _ITEMS.fullmatch(body):
                 raise _Irregular
             if "{" not in body:
-                for token in _scalars(body):
-                    item = _value(token)
-                    out.append((item, item, number))
+                if _ODD_ITEM.search(body):
+                    tokens = [_value(token) for token in _scalars(body)]
+                else:
+                    tokens = body.split(", ")
+                out.extend(zip(tokens, tokens, repeat(number, len(tokens))))
                 continue
             for scalar, key, signal in _ITEM_PARTS.findall(body):
                 if scalar:
@@ -219,7 +221,7 @@ class _RegularReader:
         if len(rows) != len(block):
             raise _Irregular
         names = [row[0] for row in rows]
-        if _ODD_NAME.search(text):
+        if not _ODD_START.isdisjoint({name[0] for name in names}):
             names = [_value(name) for name in names]
         ops: dict[str, str] = {}
         covers: dict[tuple[str, str], tuple[Cover, int]] = {}
@@ -244,11 +246,14 @@ class _RegularReader:
             fanins.append(fanin)
         fanins = _resolve(fanins)
         path = self.path
-        add = builder.add_gate
-        for line, name, (op, cover), fanin in zip(
-            range(first + 1, last + 1), names, kinds, fanins, strict=True
-        ):
-            add(Gate(name, op, fanin, cover, SourceLoc(path, line)))
+        builder.add_gates(
+            [
+                Gate(name, op, fanin, cover, SourceLoc(path, line))
+                for line, name, (op, cover), fanin in zip(
+                    range(first + 1, last + 1), names, kinds, fanins, strict=True
+                )
+            ]
+        )
 
 
 def _cover(cubes: str, offset: str) -> tuple[Cover, int]:

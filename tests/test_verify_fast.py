@@ -1,0 +1,92 @@
+"""The fast verification path gives exactly the figures of the straightforward one: packed
+targets against dense boolean targets, and one simulation for all levels against one per
+batch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from compiled import SUPERPOSED, compiled
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import circuits
+
+from circuit2mlp.compiler import CompileConfig, compile_circuit
+from circuit2mlp.simulate import pack_bits, simulate_packed, unpack_bits
+from circuit2mlp.verify import (
+    LevelStats,
+    batch_size,
+    compare,
+    compare_packed,
+    level_inputs,
+    verify,
+)
+
+
+def same(a: LevelStats, b: LevelStats) -> bool:
+    """Field by field, NaN equal to NaN."""
+    for key, x in a.to_dict().items():
+        y = b.to_dict()[key]
+        if x != y and not (isinstance(x, float) and math.isnan(x) and math.isnan(y)):
+            return False
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batch=st.integers(1, 130),
+    n=st.integers(1, 40),
+    density=st.sampled_from([0.0, 0.01, 0.1, 0.5, 1.0]),
+    specials=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compare_packed_equals_compare(batch, n, density, specials, seed):
+    rng = np.random.default_rng(seed)
+    target = rng.random((batch, n)) < density
+    y = np.where(target, 1.0, 0.0) + rng.normal(0, 0.3, (batch, n))
+    y = y.astype(np.float32)
+    if specials:
+        spots = rng.integers(0, y.size, size=3)
+        y.flat[spots] = rng.choice([np.nan, np.inf, -np.inf, 0.5], size=3)
+    expected = compare(y.copy(), target, 3)
+    packed = pack_bits(target)
+    packed[:, -1] |= ~np.uint64(0) << np.uint64(batch % 64) if batch % 64 else np.uint64(0)
+    got = compare_packed(np.ascontiguousarray(y.T).T, packed, 3)  # as forward lays it out
+    assert same(got, expected), (got, expected)
+
+
+def reference_verify(circuit, network, samples, sparsity, seed):
+    """verify as it was: level by level, batch by batch, one simulation per batch."""
+    rng = np.random.default_rng(seed)
+    per_k = []
+    for k in range(min(sparsity, len(circuit.inputs)) + 1):
+        x = level_inputs(len(circuit.inputs), k, samples, rng)
+        stats = LevelStats(k=k)
+        step = batch_size(network)
+        for start in range(0, x.shape[0], step):
+            chunk = x[start : start + step]
+            expected = unpack_bits(simulate_packed(circuit, pack_bits(chunk)), chunk.shape[0])
+            stats.merge(compare(network.forward(chunk), expected, k))
+        stats.exhaustive = math.comb(len(circuit.inputs), k) <= samples
+        per_k.append(stats)
+    return per_k
+
+
+@pytest.mark.parametrize("samples", [50, 1000])
+def test_verify_equals_the_batchwise_reference(samples):
+    circuit, network, _ = compiled(SUPERPOSED)
+    report = verify(circuit, network, samples=samples, sparsity=3, seed=5)
+    expected = reference_verify(circuit, network, samples, 3, 5)
+    assert all(same(a, b) for a, b in zip(report.per_k, expected, strict=True))
+    assert report.overall.bit_errors == sum(s.bit_errors for s in expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(circuit=circuits(max_inputs=6, max_gates=10), seed=st.integers(0, 100))
+def test_verify_equals_the_reference_on_random_circuits(circuit, seed):
+    network, _ = compile_circuit(circuit, CompileConfig(method="exact", sparsity=2))
+    report = verify(circuit, network, samples=40, sparsity=2, seed=seed)
+    expected = reference_verify(circuit, network, 40, 2, seed)
+    assert all(same(a, b) for a, b in zip(report.per_k, expected, strict=True))
