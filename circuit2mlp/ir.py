@@ -293,7 +293,7 @@ class CircuitBuilder:
                     raise CircuitError(
                         f"gate '{gate.name}' reads undefined signal '{src}'", gate.loc
                     )
-        names, drivers, _ = zip(*self._outputs) if self._outputs else ((), (), ())
+        names, drivers, _ = zip(*self._outputs, strict=True) if self._outputs else ((), (), ())
         missing = set(drivers) - self._gates.keys() - self._inputs.keys()
         if missing:
             for name, signal, loc in self._outputs:
@@ -322,9 +322,7 @@ class CircuitBuilder:
         return circuit
 
 
-def _check_gate(
-    name: str, op: str, k: int, cover: Cover | None, loc: SourceLoc | None
-) -> None:
+def _check_gate(name: str, op: str, k: int, cover: Cover | None, loc: SourceLoc | None) -> None:
     """The checks on one gate, which depend only on its op, fan-in count and cover."""
     arity = _ARITY.get(op)
     if arity is None:

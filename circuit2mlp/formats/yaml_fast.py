@@ -196,7 +196,7 @@ class _RegularReader:
                     tokens = [_value(token) for token in _scalars(body)]
                 else:
                     tokens = body.split(", ")
-                out.extend(zip(tokens, tokens, repeat(number, len(tokens))))
+                out.extend(zip(tokens, tokens, repeat(number, len(tokens)), strict=True))
                 continue
             for scalar, key, signal in _ITEM_PARTS.findall(body):
                 if scalar:
