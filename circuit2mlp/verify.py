@@ -236,8 +236,12 @@ def verify(
     max_error_rate: float = 0.0,
     max_sample_error_rate: float = 1.0,
     progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> VerifyReport:
-    """Check the network against the circuit on exactly-k-hot inputs for k = 0..sparsity."""
+    """Check the network against the circuit on exactly-k-hot inputs for k = 0..sparsity.
+
+    ``progress(n)`` is called after each batch of n samples, ``stage(text)`` when a phase
+    starts (simulating the circuit, then comparing), for progress displays."""
     if tuple(network.input_names) != tuple(circuit.inputs):
         raise ValueError("network and circuit disagree on the inputs")
     if tuple(network.output_names) != tuple(circuit.outputs):
@@ -247,7 +251,11 @@ def verify(
     s = min(s, len(circuit.inputs))
     rng = np.random.default_rng(seed)
     levels = [level_inputs(len(circuit.inputs), k, samples, rng) for k in range(s + 1)]
+    if stage:
+        stage("simulating the circuit")
     targets = level_targets(circuit, levels)
+    if stage:
+        stage("verifying")
     overall = LevelStats(k=None)
     per_k = []
     for k, (x, packed) in enumerate(zip(levels, targets, strict=True)):
