@@ -25,6 +25,12 @@ from circuit2mlp.verify import (
 )
 
 
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
 def same(a: LevelStats, b: LevelStats) -> bool:
     """Field by field, NaN equal to NaN."""
     for key, x in a.to_dict().items():
@@ -90,3 +96,29 @@ def test_verify_equals_the_reference_on_random_circuits(circuit, seed):
     report = verify(circuit, network, samples=40, sparsity=2, seed=seed)
     expected = reference_verify(circuit, network, 40, 2, seed)
     assert all(same(a, b) for a, b in zip(report.per_k, expected, strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    circuit=circuits(max_inputs=6, max_gates=16),
+    samples=st.integers(1, 200),
+    seed=st.integers(0, 2**32 - 1),
+    some=st.booleans(),
+)
+def test_wide_simulation_equals_gate_by_gate(circuit, samples, seed, some, monkeypatch_module):
+    """The grouped evaluation (all signals in one array) gives the rows of the gate-by-gate
+    one, for the outputs or for any signals."""
+    import circuit2mlp.simulate as simulate
+
+    rng = np.random.default_rng(seed)
+    packed = pack_bits(rng.integers(0, 2, size=(samples, len(circuit.inputs))))
+    signals = None
+    if some:
+        pool = list(circuit.signals)
+        signals = [pool[i] for i in rng.integers(0, len(pool), size=3)]
+    monkeypatch_module.setattr(simulate, "WIDE_RATIO", 10**9)
+    wide = simulate.simulate_packed(circuit, packed, signals)
+    monkeypatch_module.setattr(simulate, "WIDE_BYTES", 0)
+    narrow = simulate.simulate_packed(circuit, packed, signals)
+    monkeypatch_module.undo()
+    assert np.array_equal(unpack_bits(wide, samples), unpack_bits(narrow, samples))
