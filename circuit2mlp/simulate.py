@@ -305,10 +305,11 @@ def simulate_packed(
     packed = _check_packed(packed_inputs, len(circuit.inputs))
     words = packed.shape[1]
     targets = tuple(circuit.drivers if signals is None else signals)
-    known = set(circuit.inputs) | circuit.gate_map.keys()
-    unknown = [s for s in targets if s not in known]
-    if unknown:
-        raise ValueError(f"unknown signal(s) {unknown} in circuit '{circuit.name}'")
+    if signals is not None:
+        known = set(circuit.inputs) | circuit.gate_map.keys()
+        unknown = [s for s in targets if s not in known]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown} in circuit '{circuit.name}'")
     cone = _cone(circuit, targets)
     rows = len(circuit.inputs) + len(cone)
     if rows * words * 8 <= WIDE_BYTES and rows <= WIDE_RATIO * len(targets) + 64:
@@ -353,29 +354,31 @@ def _simulate_wide(
     operations per gate instead of several numpy calls."""
     words = packed.shape[1]
     index = {name: i for i, name in enumerate(inputs)}
+    index.update((gate.name, i) for i, gate in enumerate(cone, len(inputs)))
     values = np.empty((len(inputs) + len(cone), words), dtype=np.uint64)
     values[: len(inputs)] = packed
-    groups: dict[tuple, tuple[Gate, list[int], list[tuple[int, ...]]]] = {}
+    groups: dict[tuple, tuple[Gate, list[int], list[str]]] = {}
     run: set[str] = set()
 
     def flush() -> None:
         for gate, outs, fanins in groups.values():
-            table = np.array(fanins, dtype=np.intp).reshape(len(outs), len(gate.fanin))
+            table = np.fromiter(map(index.__getitem__, fanins), np.intp, len(fanins))
+            table = table.reshape(len(outs), len(gate.fanin))
             rows = [values[table[:, j]] for j in range(table.shape[1])]
             values[outs] = eval_gate_packed(gate, rows, (len(outs), words))
         groups.clear()
         run.clear()
 
-    for gate in cone:
-        if not run.isdisjoint(gate.fanin):
+    for i, gate in enumerate(cone, len(inputs)):
+        fanin = gate.fanin
+        if not run.isdisjoint(fanin):
             flush()
-        key = (gate.op, len(gate.fanin), gate.cover)
+        key = (gate.op, len(fanin), gate.cover)
         group = groups.get(key)
         if group is None:
             group = groups[key] = (gate, [], [])
-        group[1].append(len(index))
-        group[2].append(tuple(index[s] for s in gate.fanin))
-        index[gate.name] = len(index)
+        group[1].append(i)
+        group[2].extend(fanin)
         run.add(gate.name)
     flush()
     return values[[index[s] for s in targets]]
