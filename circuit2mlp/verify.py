@@ -196,6 +196,30 @@ def level_targets(circuit: Circuit, levels: list[np.ndarray]) -> list[np.ndarray
     return [out[:, end - p.shape[1] : end] for p, end in zip(packed, ends, strict=True)]
 
 
+# verify simulates the circuit on as many samples at once as keep the packed targets within
+# this many bytes (one simulation for the usual few thousand samples, even at 10^6 outputs)
+TARGET_BYTES = 512 << 20
+
+
+def _rounds(levels: list[np.ndarray], outputs: int) -> list[list[tuple[int, np.ndarray]]]:
+    """The levels' samples as rounds of (k, rows) pieces, each round's targets within
+    TARGET_BYTES (a piece is a whole level, or a run of whole words of one)."""
+    step = max(1, TARGET_BYTES // (8 * max(outputs, 1))) * WORD_BITS  # samples per round
+    rounds: list[list[tuple[int, np.ndarray]]] = [[]]
+    room = step
+    for k, x in enumerate(levels):
+        start = 0
+        while start < x.shape[0] or (start == 0 and not x.shape[0]):
+            if room < WORD_BITS:
+                rounds.append([])
+                room = step
+            piece = x[start : start + room]
+            rounds[-1].append((k, piece))
+            room -= max(1, -(-piece.shape[0] // WORD_BITS)) * WORD_BITS
+            start += max(piece.shape[0], 1)
+    return [r for r in rounds if r]
+
+
 def check_level(
     network: Network,
     x: np.ndarray,
@@ -251,17 +275,18 @@ def verify(
     s = min(s, len(circuit.inputs))
     rng = np.random.default_rng(seed)
     levels = [level_inputs(len(circuit.inputs), k, samples, rng) for k in range(s + 1)]
-    if stage:
-        stage("simulating the circuit")
-    targets = level_targets(circuit, levels)
-    if stage:
-        stage("verifying")
+    per_k = [LevelStats(k=k) for k in range(s + 1)]
+    for round_, pieces in enumerate(_rounds(levels, len(circuit.outputs))):
+        if stage:
+            stage("simulating the circuit" + (f" ({round_ + 1})" if round_ else ""))
+        targets = level_targets(circuit, [x for _, x in pieces])
+        if stage:
+            stage("verifying")
+        for (k, x), packed in zip(pieces, targets, strict=True):
+            per_k[k].merge(check_level(network, x, packed, k, progress))
     overall = LevelStats(k=None)
-    per_k = []
-    for k, (x, packed) in enumerate(zip(levels, targets, strict=True)):
-        stats = check_level(network, x, packed, k, progress)
+    for k, stats in enumerate(per_k):
         stats.exhaustive = comb(len(circuit.inputs), k) <= samples
-        per_k.append(stats)
         overall.merge(stats)
     overall.exhaustive = all(s.exhaustive for s in per_k)
     return VerifyReport(

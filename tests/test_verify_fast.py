@@ -137,3 +137,22 @@ def test_row_block_products_are_identical(parts):
     matrix = sp.vstack([sp.csr_matrix((40, 80), dtype=np.float32), matrix]).tocsr()
     h = rng.random((80, 33)).astype(np.float32)
     assert np.array_equal(_matmul_rows(matrix, h, parts), matrix @ h)
+
+
+def test_verify_in_rounds_equals_one_round(monkeypatch):
+    """With room for only 64 or 128 samples of targets at a time, verify simulates in many
+    rounds (pieces of levels) and still reports exactly the same."""
+    import circuit2mlp.verify as verify_module
+
+    circuit, network, _ = compiled(SUPERPOSED)
+    expected = verify(circuit, network, samples=300, sparsity=3, seed=2)
+    for words in (1, 2):
+        monkeypatch.setattr(verify_module, "TARGET_BYTES", 8 * len(circuit.outputs) * words)
+        sizes = (1, 100, 300, 300)
+        rounds = verify_module._rounds([np.zeros((n, 1)) for n in sizes], len(circuit.outputs))
+        assert len(rounds) > 1
+        pieces = [piece for round_ in rounds for piece in round_]
+        assert [sum(len(x) for k2, x in pieces if k2 == k) for k in range(4)] == list(sizes)
+        assert [k for k, _ in pieces] == sorted(k for k, _ in pieces)
+        got = verify(circuit, network, samples=300, sparsity=3, seed=2)
+        assert got.to_dict() == expected.to_dict()
