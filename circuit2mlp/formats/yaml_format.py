@@ -17,6 +17,11 @@ line, and duplicate keys, which ``safe_load`` silently collapses to the last one
 reported. The npz weights file
 embeds its circuit in this format, so :func:`write_yaml` handles every op and alias and
 ``parse_yaml(write_yaml(c)) == c``.
+
+Composing costs ~40 µs per gate line, a minute per 10^6 gates, so text in the regular shape
+the writers emit goes first to the line-oriented reader of :mod:`.yaml_fast`, which either
+returns the same Circuit or hands over to the composing reader here (for anything
+irregular, and for every error, so messages and lines are the ones below).
 """
 
 from __future__ import annotations
