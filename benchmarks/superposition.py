@@ -80,22 +80,30 @@ def fit_exponent(rows: list[dict], method: str) -> float | None:
 
 
 def part_depth(depths: list[int], width: int, samples: int) -> list[dict]:
+    """Random circuits (2,000 inputs, 2,000 gates per layer, fan-in 2, with negated literals),
+    superposed at a fixed width with and without error control, against the exact method."""
     rows = []
     for depth in depths:
-        circuit = random_circuit(inputs=500, width=2000, depth=depth, fan_in=2, seed=0)
+        circuit = random_circuit(inputs=2000, width=2000, depth=depth, fan_in=2, seed=0)
         for ec in (True, False):
             config = CompileConfig(sparsity=3, width=width, error_correction=ec)
+            start = time.perf_counter()
             network, report = compile_circuit(circuit, config)
+            seconds = time.perf_counter() - start
             result = verify(circuit, network, samples=samples, sparsity=3, seed=1)
             rows.append(
                 {
                     "depth": depth,
                     "error_correction": ec,
                     "width": width,
+                    "gates": len(circuit.gates),
                     "neurons": report.neurons,
                     "exact_neurons": report.exact_neurons,
+                    "compile_seconds": round(seconds, 1),
+                    "samples_per_k": samples,
                     "bit_error_rate": result.overall.bit_error_rate,
                     "sample_error_rate": result.overall.sample_error_rate,
+                    "max_error_on_0": result.overall.max_error_on_0,
                 }
             )
             print(rows[-1], flush=True)
@@ -206,7 +214,12 @@ def plot(results: dict) -> None:
             pts = sorted(
                 (r["depth"], r["sample_error_rate"]) for r in rows if r["error_correction"] == ec
             )
-            ax.plot(*zip(*pts, strict=True), "o-", label="with EC" if ec else "without EC")
+            ax.plot(
+                *zip(*pts, strict=True),
+                "o-",
+                label="error control on" if ec else "error control off",
+            )
+        ax.set_yscale("symlog", linthresh=1e-4)
         ax.set_xlabel("circuit depth")
         ax.set_ylabel("sample error rate")
         ax.set_title("random circuits, 2,000 gates/layer, s = 3")
@@ -221,8 +234,9 @@ def main() -> None:
     parser.add_argument("--parts", default="a,b,c,d")
     parser.add_argument("--m", default="125,250,500,1000")
     parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--depths", default="1,2,4,8,16")
-    parser.add_argument("--depth-width", type=int, default=1000)
+    parser.add_argument("--depths", default="1,2,4,8,16,32")
+    parser.add_argument("--depth-width", type=int, default=320)
+    parser.add_argument("--depth-samples", type=int, default=10000)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / "superposition.json"
@@ -249,7 +263,7 @@ def main() -> None:
         )
     if "c" in parts:
         depths = [int(d) for d in args.depths.split(",")]
-        results["depth"] = part_depth(depths, args.depth_width, args.samples)
+        results["depth"] = part_depth(depths, args.depth_width, args.depth_samples)
     if "d" in parts:
         results["real"] = part_real(args.samples)
     if "e" in parts:

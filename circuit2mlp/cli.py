@@ -115,9 +115,9 @@ def cli() -> None:
     type=click.Choice(METHODS),
     default=METHODS[0],
     show_default=True,
-    help="superposed: our construction (balanced wiring, centred read-offs, error "
-    "correction); paper: Hänni et al. (2024) as published; exact: one dedicated ReLU gadget "
-    "per gate, no superposition.",
+    help="superposed: our construction (balanced wiring, centred read-offs, exact gadgets "
+    "where cheaper, error control); paper: Hänni et al. (2024) as published; exact: one "
+    "dedicated ReLU gadget per gate, no superposition.",
 )
 @click.option(
     "--width",
@@ -165,7 +165,8 @@ def cli() -> None:
 @click.option(
     "--no-error-correction",
     is_flag=True,
-    help="Leave out the error-correction layers between computation layers.",
+    help="Turn off error control: superposed neurons of deep networks may then read any "
+    "number of features, and the read-off noise they sum grows with depth (docs/theory.md §7).",
 )
 @click.option(
     "--sparsity",

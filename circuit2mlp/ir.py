@@ -109,6 +109,33 @@ class Gate:
         return op_profile(self.op, len(values))[sum(int(v) for v in values)]
 
 
+def is_literal_cube(gate: Gate) -> bool:
+    """True for an SOP gate that is one cube of ``0``/``1`` literals (what normalize emits)."""
+    cover = gate.cover
+    return (
+        gate.op == "SOP"
+        and cover is not None
+        and len(cover.cubes) == 1
+        and "-" not in cover.cubes[0]
+    )
+
+
+def symmetric_form(gate: Gate) -> tuple[str, tuple[bool, ...]]:
+    """(op, negated inputs): the gate as a symmetric op over possibly negated inputs.
+
+    A literal cube is AND (ON-set) or NAND (OFF-set) over its literals, a ``0`` literal being a
+    negated input; every other gate is its own op over plain inputs. Codegen builds gadgets and
+    polynomials from this form, so negated literals cost nothing beyond a sign and a bias.
+    """
+    if gate.op != "SOP":
+        return gate.op, (False,) * len(gate.fanin)
+    if not is_literal_cube(gate):
+        raise ValueError(f"gate '{gate.name}': SOP covers must be expanded by normalize first")
+    assert gate.cover is not None
+    cube = gate.cover.cubes[0]
+    return ("AND" if gate.cover.onset else "NAND"), tuple(c == "0" for c in cube)
+
+
 @dataclass(frozen=True)
 class Circuit:
     """A combinational circuit. Construct through :class:`CircuitBuilder` (or :meth:`make`),

@@ -43,7 +43,7 @@ from pathlib import Path
 import click
 
 from circuit2mlp.errors import UserError
-from circuit2mlp.ir import Circuit, Gate
+from circuit2mlp.ir import Circuit, Gate, is_literal_cube
 
 #: Default for ``--max-gates``: gates in the parsed circuit.
 DEFAULT_MAX_GATES = 20_000_000
@@ -114,6 +114,8 @@ def _gate_cost(gate: Gate, max_fanin: int) -> tuple[int, int, int]:
     k = len(gate.fanin)
     if _is_buffer(gate):
         return 0, 0, 0  # removed by normalize: its readers read its source
+    if is_literal_cube(gate) and k <= max_fanin:
+        return 1, k, 1  # a normalized AND of literals: negations fold into it
     if gate.op == "SOP":
         assert gate.cover is not None
         cubes = gate.cover.cubes

@@ -102,11 +102,14 @@ class VerifyReport:
 
 
 def compare(y: np.ndarray, target: np.ndarray, k: int | None = None) -> LevelStats:
-    """Agreement of network outputs y (batch, n) with boolean targets (batch, n)."""
+    """Agreement of network outputs y (batch, n) with boolean targets (batch, n). A non-finite
+    output (a network whose values blew up) is wrong on either target."""
     target = target.astype(bool)
-    wrong = (y > 0.5) != target
-    signed = np.where(target, y - 0.5, 0.5 - y)
-    zeros, ones = np.abs(y[~target]), np.abs(y[target] - 1)
+    broken = ~np.isfinite(y)  # NaN or inf: wrong whatever the target, error infinite
+    wrong = broken | ((y > 0.5) != target)
+    signed = np.where(broken, -np.inf, np.where(target, y - 0.5, 0.5 - y))
+    error = np.where(broken, np.inf, np.abs(y - target))
+    zeros, ones = error[~target], error[target]
     return LevelStats(
         k=k,
         samples=y.shape[0],
@@ -128,8 +131,8 @@ def compare_packed(y: np.ndarray, packed: np.ndarray, k: int | None = None) -> L
     words, read out of y, then masked (``-inf`` / ``+inf``) so that column-wise max and min
     reductions give the statistics of the 0 targets. Every figure is the same float32 value
     :func:`compare` computes (a max/min of ``0.5 - y`` is ``0.5 -`` a min/max of y, rounding
-    being monotone), NaN included. **y is overwritten** (the caller's scratch). Dense targets
-    (more than one word in eight non-zero) go through :func:`compare`.
+    being monotone). **y is overwritten** (the caller's scratch). Dense targets (more than one
+    word in eight non-zero) and batches with a non-finite output go through :func:`compare`.
     """
     batch = y.shape[0]
     words, bits = np.nonzero(packed.T)  # word-major: (word, output) of every non-zero word
@@ -144,8 +147,10 @@ def compare_packed(y: np.ndarray, packed: np.ndarray, k: int | None = None) -> L
     inside = cols < batch
     rows, cols = rows[inside], cols[inside]
     ones = ys[rows, cols]  # y where the target is 1
+    if not np.isfinite(ones).all():  # a blown-up output: compare's own rules, densely
+        return compare(y, unpack_bits(packed, batch), k)
     zeros = ys.size - ones.size
-    wrong_ones = ~(ones > 0.5)  # NaN is wrong where the target is 1, as in compare
+    wrong_ones = ~(ones > 0.5)
     bad = np.zeros(batch, dtype=bool)
     bad[cols[wrong_ones]] = True
     bit_errors = int(wrong_ones.sum())
@@ -153,13 +158,16 @@ def compare_packed(y: np.ndarray, packed: np.ndarray, k: int | None = None) -> L
     if zeros:
         ys[rows, cols] = -np.inf  # out of the way of > 0.5 and of the max
         col_max = ys.max(axis=0)
-        flagged = np.flatnonzero(~(col_max <= 0.5))  # a 0 target read as 1 (or NaN) here
+        flagged = np.flatnonzero(~(col_max <= 0.5))  # a 0 target read as 1 here (or NaN)
         if flagged.size:
             per_sample = np.count_nonzero(ys[:, flagged] > 0.5, axis=0)
             bit_errors += int(per_sample.sum())
             bad[flagged[per_sample > 0]] = True
         ys[rows, cols] = np.inf  # out of the way of the min
         high, low = col_max.max(), ys.min()
+        if not (np.isfinite(high) and np.isfinite(low)):  # a blown-up output among the 0s
+            ys[rows, cols] = ones
+            return compare(y, unpack_bits(packed, batch), k)
     signed = [np.float32(0.5) - high] if zeros else []
     if ones.size:
         signed.append((ones - np.float32(0.5)).min())

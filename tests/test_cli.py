@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from circuit2mlp.ir import is_literal_cube
 from circuit2mlp.network import Network
+from circuit2mlp.passes.normalize import NORMAL_OPS
 
 CLI = [sys.executable, "-m", "circuit2mlp.cli"]
 
@@ -170,7 +172,8 @@ def test_normalize_dump_is_a_loadable_circuit(tmp_path, corpus):
     before, after = load_circuit(src), load_circuit(dump)
     x = all_inputs(len(before.inputs))
     np.testing.assert_array_equal(simulate(before, x), simulate(after, x))
-    assert {g.op for g in after.gates} <= {"AND", "OR", "NOT", "NAND", "NOR", "XOR", "XNOR", "MAJ"}
+    assert {g.op for g in after.gates} <= set(NORMAL_OPS)
+    assert all(is_literal_cube(g) for g in after.gates if g.op == "SOP")
 
 
 def test_default_output_name(tmp_path, full_adder):

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from circuit2mlp.codegen.exact import gadget_for_profile
-from circuit2mlp.ir import SYMMETRIC_OPS, op_profile
+from circuit2mlp.codegen.exact import gadget_for_profile, gadget_neurons
+from circuit2mlp.ir import SYMMETRIC_OPS, Cover, Gate, op_profile
 
 
 def run_gadget(gadget, t: int) -> float:
@@ -54,3 +54,49 @@ def test_constant_needs_no_neuron():
     assert gadget_for_profile((1,)).neurons == 0
     assert run_gadget(gadget_for_profile((1,)), 0) == 1
     assert np.isclose(run_gadget(gadget_for_profile((0, 0, 0)), 1), 0)
+
+
+def run_neurons(neurons, x) -> float:
+    pre = [
+        sum(w * v for w, v in zip(row, x, strict=True)) + b
+        for row, b in zip(neurons.weights, neurons.biases, strict=True)
+    ]
+    return neurons.const + sum(c * max(0.0, p) for c, p in zip(neurons.coefs, pre, strict=True))
+
+
+@pytest.mark.parametrize("k", range(1, 4))
+def test_literal_cubes_with_stored_negations_are_exact(k):
+    """Every cube of 0/1 literals, ON- and OFF-set, every pattern of inputs stored negated and
+    both output polarities: the gadget equals the cover's truth table on all inputs."""
+    for cube in itertools.product("01", repeat=k):
+        for onset in (True, False):
+            gate = Gate(
+                "g", "SOP", tuple(f"x{i}" for i in range(k)), Cover(("".join(cube),), onset)
+            )
+            assert gadget_neurons(gate).biases and len(gadget_neurons(gate).biases) == 1
+            for stored in itertools.product((False, True), repeat=k):
+                for out_neg in (False, True):
+                    neurons = gadget_neurons(gate, stored, out_neg)
+                    for x in itertools.product((0, 1), repeat=k):
+                        seen = [v ^ s for v, s in zip(x, stored, strict=True)]
+                        want = gate.evaluate(x) ^ out_neg
+                        assert run_neurons(neurons, seen) == want, (cube, onset, stored, x)
+
+
+def test_covers_with_dont_cares_are_refused():
+    gate = Gate("g", "SOP", ("a", "b"), Cover(("1-",)))
+    with pytest.raises(ValueError, match="expanded by normalize"):
+        gadget_neurons(gate)
+
+
+@pytest.mark.parametrize("op", ["AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ"])
+@pytest.mark.parametrize("k", [2, 3])
+def test_gadget_neurons_exact_with_stored_negations(op, k):
+    gate = Gate("g", op, tuple(f"x{i}" for i in range(k)))
+    for stored in itertools.product((False, True), repeat=k):
+        for out_neg in (False, True):
+            neurons = gadget_neurons(gate, stored, out_neg)
+            assert len(neurons.biases) == gadget_for_profile(op_profile(op, k)).neurons
+            for x in itertools.product((0, 1), repeat=k):
+                seen = [v ^ s for v, s in zip(x, stored, strict=True)]
+                assert np.isclose(run_neurons(neurons, seen), gate.evaluate(x) ^ out_neg)

@@ -107,12 +107,13 @@ def test_sparse_export_paths(tmp_path):
     assert cli("export", weights, "--to", "torch", "-o", pt, "--dense-limit", 0, "-q") == 0
     assert cli("export", weights, "--to", "onnx", "-o", onnx_file, "--dense-limit", 0, "-q") == 0
     plan = plan_layers(network, dense_limit=0)
-    assert sum(spec.sparse for spec in plan) >= 10
+    sparse = sum(spec.sparse for spec in plan)
+    assert sparse >= 4
     x = random_sparse(len(circuit.inputs), 300, seed=1)
     y = network.forward(x)
     assert np.abs(plan_forward(plan, x) - y).max() <= TOL
     model = c2m_torch.load(pt)
-    assert sum(type(m).__name__ == "SparseLinear" for m in model) >= 10
+    assert sum(type(m).__name__ == "SparseLinear" for m in model) == sparse
     with torch.no_grad():
         assert np.abs(model(torch.from_numpy(x)).numpy() - y).max() <= TOL
     assert np.abs(run_onnx(onnx_file, x) - y).max() <= TOL

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from circuit2mlp.ir import OPS, Circuit, Cover, Gate, op_arity
+from circuit2mlp.ir import OPS, Circuit, Cover, Gate, is_literal_cube, op_arity
 from circuit2mlp.passes.normalize import (
     NORMAL_OPS,
     absorb_inverters,
@@ -20,6 +20,7 @@ from circuit2mlp.passes.normalize import (
     eliminate_dead,
     expand_covers,
     fold_constants,
+    fold_literals,
     normalize,
     remove_buffers,
     topological_order,
@@ -82,6 +83,7 @@ def assert_normal(c: Circuit, max_fanin: int) -> None:
             assert g.name in c.drivers and g.name not in readers, g
             continue
         assert g.op in NORMAL_OPS, g
+        assert g.op != "SOP" or is_literal_cube(g), g
         assert len(g.fanin) <= max_fanin, g
         assert len(g.fanin) == 1 if g.op == "NOT" else len(g.fanin) >= 2, g
     assert eliminate_dead(c.gates, c.drivers) == list(c.gates), "dead gates left"
@@ -501,3 +503,62 @@ def test_each_sub_step_alone_preserves_function(c, step, max_fanin):
     out = run(c)
     assert run(c) == out
     assert_equivalent(c, revalidate(out))
+
+
+# ----------------------------------------------------------------------------- fold_literals
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [
+        ("AND", ("SOP", ("a", "s"), ("10",), True)),
+        ("NAND", ("SOP", ("a", "s"), ("10",), False)),
+        ("OR", ("SOP", ("a", "s"), ("01",), False)),
+        ("NOR", ("SOP", ("a", "s"), ("01",), True)),
+        ("XOR", ("XNOR", ("a", "s"), None, None)),
+        ("XNOR", ("XOR", ("a", "s"), None, None)),
+    ],
+)
+def test_not_folds_into_its_reader(op, expected):
+    c = circuit("a s", [gate("n", "NOT", "s"), gate("g", op, "a", "n")], "g")
+    f = fold_literals(c)
+    assert_equivalent(c, f)
+    (g,) = f.gates  # the NOT is gone
+    cover = (g.cover.cubes, g.cover.onset) if g.cover else (None, None)
+    assert (g.op, g.fanin, *cover) == expected
+
+
+def test_literal_cube_takes_another_not():
+    c = circuit(
+        "a b s",
+        [gate("n", "NOT", "s"), gate("m", "NOT", "b"), gate("g", "AND", "a", "n", "m")],
+        "g",
+    )
+    f = fold_literals(c)
+    assert structure(f) == [("g", "SOP", ("a", "s", "b"))]
+    assert f.gates[0].cover == Cover(("100",))
+    assert_equivalent(c, f)
+
+
+@pytest.mark.parametrize(
+    ("gates", "outputs"),
+    [
+        ([gate("n", "NOT", "s"), gate("g", "AND", "a", "n")], "g n"),  # an output reads it
+        ([gate("n", "NOT", "s"), gate("g", "MAJ", "a", "n", "s2")], "g"),  # MAJ does not fold
+        ([gate("n", "NOT", "s"), gate("g", "AND", "s", "n")], "g"),  # AND(s, NOT s)
+    ],
+)
+def test_not_stays_where_it_cannot_fold(gates, outputs):
+    c = circuit("a s s2", gates, outputs)
+    f = fold_literals(c)
+    assert "n" in {g.name for g in f.gates}
+    assert_equivalent(c, f)
+
+
+def test_normalize_keeps_negated_literals_without_a_not_layer():
+    c = circuit("a b c", [sop("g", "a b", "10"), sop("h", "g c", "01")], "h")
+    n = normalize(c)
+    assert_normal(n, 4)
+    assert "NOT" not in {g.op for g in n.gates}
+    assert depth_of(n) == 2
+    assert_equivalent(c, n)

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
-from circuit2mlp.ir import Gate, LayeredCircuit, op_profile
+from circuit2mlp.ir import Gate, LayeredCircuit, op_profile, symmetric_form
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,59 @@ def gadget_for_profile(profile: Sequence[int]) -> Gadget:
 
 
 def gate_gadget(gate: Gate) -> Gadget:
-    """Exact gadget for one (normalized, symmetric) gate."""
-    if gate.op == "SOP":
-        raise ValueError(f"gate '{gate.name}': SOP covers must be expanded by normalize first")
-    return gadget_for_profile(op_profile(gate.op, len(gate.fanin)))
+    """Exact gadget for one normalized gate (a literal cube counts as AND/NAND of literals)."""
+    op, _ = symmetric_form(gate)
+    return gadget_for_profile(op_profile(op, len(gate.fanin)))
+
+
+@dataclass(frozen=True)
+class GadgetNeurons:
+    """A gate's gadget as weights on its fan-in: neuron n is relu(sum_i weights[n][i] x_i +
+    biases[n]); the gate is ``sum_n coefs[n] * neuron_n + const``."""
+
+    weights: tuple[tuple[float, ...], ...]
+    biases: tuple[float, ...]
+    coefs: tuple[float, ...]
+    const: float
+
+
+def gadget_neurons(
+    gate: Gate,
+    stored_negated: Sequence[bool] = (),
+    output_negated: bool = False,
+) -> GadgetNeurons:
+    """The gadget of ``gate`` reading inputs that may be stored negated, giving its output
+    stored negated if asked.
+
+    Two-input XOR/XNOR use the difference form relu(a - b) + relu(b - a) (as many neurons as
+    the count form, but each neuron is 0 unless its input pattern is present). An input
+    negated by the gate's literal or by its storage, not both, enters as 1 - x: its weight
+    flips sign and moves onto the bias. A negated output is 1 - value.
+    """
+    op, literal = symmetric_form(gate)
+    k = len(gate.fanin)
+    if op in ("XOR", "XNOR") and k == 2:
+        weights = ((1.0, -1.0), (-1.0, 1.0))
+        biases, coefs = (0.0, 0.0), (1.0, 1.0)
+        const = 0.0
+        if op == "XNOR":
+            coefs, const = (-1.0, -1.0), 1.0
+    else:
+        gadget = gate_gadget(gate)
+        weights = ((float(gadget.direction),) * k,) * gadget.neurons
+        biases, coefs, const = gadget.offsets, gadget.coefs, gadget.const
+    stored = tuple(stored_negated) or (False,) * k
+    negated = [a != b for a, b in zip(literal, stored, strict=True)]
+    biases = tuple(
+        b + sum(w for w, n in zip(row, negated, strict=True) if n)
+        for row, b in zip(weights, biases, strict=True)
+    )
+    weights = tuple(
+        tuple(-w if n else w for w, n in zip(row, negated, strict=True)) for row in weights
+    )
+    if output_negated:
+        coefs, const = tuple(-c for c in coefs), 1.0 - const
+    return GadgetNeurons(weights, biases, tuple(coefs), float(const))
 
 
 def exact_neuron_count(layered: LayeredCircuit) -> int:
@@ -80,12 +129,12 @@ def exact_block(gates: Sequence[Gate], in_names: Sequence[str]) -> LayerBlock:
     r_rows, r_cols, r_vals, consts = [], [], [], []
     neuron = 0
     for f, gate in enumerate(gates):
-        gadget = gate_gadget(gate)
-        for offset, coef in zip(gadget.offsets, gadget.coefs, strict=True):
-            for src in gate.fanin:
+        gadget = gadget_neurons(gate)
+        for row, offset, coef in zip(gadget.weights, gadget.biases, gadget.coefs, strict=True):
+            for src, w in zip(gate.fanin, row, strict=True):
                 w_rows.append(neuron)
                 w_cols.append(col[src])
-                w_vals.append(float(gadget.direction))
+                w_vals.append(w)
             bias.append(offset)
             r_rows.append(f)
             r_cols.append(neuron)

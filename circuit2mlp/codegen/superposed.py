@@ -30,10 +30,10 @@ import scipy.sparse as sp
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.design import CENTER, MAX_READ, GroupDesign, design_group, neurons_for
-from circuit2mlp.codegen.exact import gate_gadget
+from circuit2mlp.codegen.exact import gadget_neurons, gate_gadget
 from circuit2mlp.codegen.polynomial import gate_polynomial
 from circuit2mlp.codegen.wiring import Wiring, dedicated_wiring, feature_centric, gate_centric
-from circuit2mlp.ir import Gate
+from circuit2mlp.ir import Gate, symmetric_form
 
 #: Gates whose polynomial has a monomial of higher degree get dedicated neurons.
 MAX_DEGREE = 4
@@ -51,6 +51,7 @@ class SuperposeOptions:
     center: bool = True  # subtract expected interference (superposed only)
     balanced: bool = True  # balanced wiring and covers topped up (superposed only)
     dedicated_linear: bool = True  # degree-1 terms on their own neurons (superposed only)
+    fanin_limits: tuple[tuple[str, int], ...] = ()  # (strategy, most features per neuron)
 
     @property
     def center_fraction(self) -> float:
@@ -75,22 +76,23 @@ class _Group:
 
 
 def _dedicated_rows(
-    gate: Gate, col: dict[str, int], flips: np.ndarray, flip_out: bool, first_neuron: int
+    gate: Gate,
+    col: dict[str, int],
+    flips: np.ndarray,
+    flip_out: bool,
+    first_neuron: int,
 ) -> tuple[list[tuple[int, int, float]], list[float], list[tuple[int, float]], float]:
     """The exact gadget of a gate reading stored features: weight entries (neuron, feature,
     value), neuron biases, read-off entries (neuron, coef) and the read-off constant."""
-    gadget = gate_gadget(gate)
-    entries, biases, readout = [], [], []
-    sign = [(-1.0 if flips[col[s]] else 1.0) for s in gate.fanin]
-    negated = sum(1 for s in gate.fanin if flips[col[s]])
-    for j, (offset, coef) in enumerate(zip(gadget.offsets, gadget.coefs, strict=True)):
-        neuron = first_neuron + j
-        for s, sg in zip(gate.fanin, sign, strict=True):
-            entries.append((neuron, col[s], gadget.direction * sg))
-        biases.append(offset + gadget.direction * negated)
-        readout.append((neuron, -coef if flip_out else coef))
-    const = 1.0 - gadget.const if flip_out else gadget.const
-    return entries, biases, readout, const
+    stored = [bool(flips[col[s]]) for s in gate.fanin]
+    gadget = gadget_neurons(gate, stored, flip_out)
+    entries = [
+        (first_neuron + j, col[s], w)
+        for j, row in enumerate(gadget.weights)
+        for s, w in zip(gate.fanin, row, strict=True)
+    ]
+    readout = [(first_neuron + j, c) for j, c in enumerate(gadget.coefs)]
+    return entries, list(gadget.biases), readout, gadget.const
 
 
 def computation_block(
@@ -108,17 +110,25 @@ def computation_block(
     terms: list[tuple[int, int, int, float]] = []  # (gate, degree, monomial id, coef)
     consts = np.zeros(len(gates), dtype=np.float64)
     dedicated: list[int] = []
+    polys: dict[int, tuple[list[int], tuple[tuple[tuple[int, ...], int], ...]]] = {}
     for g, gate in enumerate(gates):
         fanin = [col[s] for s in gate.fanin]
         if any(dense[f] for f in fanin):
             dedicated.append(g)
             continue
+        op, literal = symmetric_form(gate)
         poly = gate_polynomial(
-            gate.op, tuple(bool(level.flip[f]) for f in fanin), bool(out_flip[g])
+            op,
+            tuple(bool(level.flip[f]) != n for f, n in zip(fanin, literal, strict=True)),
+            bool(out_flip[g]),
         )
         if any(len(mono) > MAX_DEGREE for mono, _ in poly):
             dedicated.append(g)
             continue
+        polys[g] = fanin, poly
+    if options.dedicated_linear:
+        polys = _gadgets_where_cheaper(gates, polys, dedicated)
+    for g, (fanin, poly) in polys.items():
         for mono, c in poly:
             if not mono:
                 consts[g] += c
@@ -126,6 +136,7 @@ def computation_block(
             key = tuple(sorted({fanin[i] for i in mono}))
             ids = monomial_ids[len(key)]
             terms.append((g, len(key), ids.setdefault(key, len(ids)), float(c)))
+    dedicated.sort()
 
     groups = [
         _Group(q, np.array(list(monomial_ids[q]), dtype=np.int64).reshape(-1, q))
@@ -151,6 +162,7 @@ def computation_block(
                 active_other,
                 center=options.center_fraction,
                 balanced=options.balanced,
+                fanin_limits=dict(options.fanin_limits),
             )
             build = feature_centric if design.strategy == "feature" else gate_centric
             group.wiring = build(group.monomials, n_in, width, design.k, options.balanced, rng)
@@ -188,7 +200,11 @@ def computation_block(
     d_entries, d_biases, d_readout = [], [], []
     for g in dedicated:
         e, b, r, c = _dedicated_rows(
-            gates[g], col, level.flip, bool(out_flip[g]), offset + len(d_biases)
+            gates[g],
+            col,
+            level.flip,
+            bool(out_flip[g]),
+            offset + len(d_biases),
         )
         d_entries += e
         d_biases += b
@@ -243,6 +259,36 @@ def computation_block(
         "groups": group_stats,
     }
     return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
+
+
+def _gadgets_where_cheaper(
+    gates: Sequence[Gate],
+    polys: dict[int, tuple[list[int], tuple[tuple[tuple[int, ...], int], ...]]],
+    dedicated: list[int],
+) -> dict[int, tuple[list[int], tuple[tuple[tuple[int, ...], int], ...]]]:
+    """Move to ``dedicated`` every gate whose exact gadget costs no more neurons than its
+    share of the dedicated degree-1 neurons it would need superposed.
+
+    A degree-1 term (OR = a + b - ab, AND(a, NOT b) = a - ab) fires whenever its one input
+    does, so it cannot share neurons without leaking into other read-offs; superposed it costs
+    a dedicated neuron, split among the gates of the layer that read the same feature linearly.
+    When a gate's gadget is no dearer (one neuron for AND/OR of literals, two for XOR), the
+    gadget is also *exact* and needs no AND neurons: only coincidence gates (no degree-1
+    term) stay superposed. Returns the polynomials of the gates that stay.
+    """
+    uses: dict[int, int] = {}
+    for fanin, poly in polys.values():
+        for mono, _ in poly:
+            if len(mono) == 1:
+                uses[fanin[mono[0]]] = uses.get(fanin[mono[0]], 0) + 1
+    kept = {}
+    for g, (fanin, poly) in polys.items():
+        share = sum(1.0 / uses[fanin[m[0]]] for m, _ in poly if len(m) == 1)
+        if share and gate_gadget(gates[g]).neurons <= share + 1e-9:
+            dedicated.append(g)
+        else:
+            kept[g] = fanin, poly
+    return kept
 
 
 def limit_cover(cover: sp.csr_matrix, most: int, rng: np.random.Generator) -> sp.csr_matrix:

@@ -9,12 +9,16 @@ is useful (and tested) alone:
 2. :func:`fold_constants` -- constants are propagated and dead gates removed;
 3. :func:`remove_buffers` -- BUF gates and double negations are bypassed;
 4. :func:`absorb_inverters` -- NOT(AND) becomes NAND etc. where the NOT is the only reader;
-5. :func:`decompose_fanin` -- gates wider than ``max_fanin`` become trees / sorting networks.
+5. :func:`decompose_fanin` -- gates wider than ``max_fanin`` become trees / sorting networks;
+6. :func:`fold_literals` -- a NOT read by AND/OR/NAND/NOR/XOR/XNOR gates becomes a negated
+   literal of each reader (a one-cube cover, or XOR <-> XNOR), so it costs no layer.
 
 Afterwards the circuit holds only :data:`NORMAL_OPS` gates of fan-in <= ``max_fanin`` (and at
-least 2 unless the op is NOT), plus CONST0/CONST1 gates read by nothing but outputs. Steps 4
-and 5 create no constants, buffers, double negations or dead gates, so one round of 1-3
-suffices.
+least 2 unless the op is NOT), plus CONST0/CONST1 gates read by nothing but outputs. An SOP
+gate is then always a *literal cube*: one cube of ``0``/``1`` literals, an AND of literals
+(ON-set) or its complement (OFF-set); :func:`symmetric_form` reads it as a symmetric op over
+negated inputs. Steps 4 to 6 create no constants, buffers, double negations or dead gates,
+so one round of 1-3 suffices.
 
 Performance: every sub-step is one linear walk over the gates with dicts. Results are built
 with the plain :class:`Circuit` constructor rather than :meth:`Circuit.make`: a pass produces
@@ -34,10 +38,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 
-from circuit2mlp.ir import Circuit, Cover, Gate, op_profile
+from circuit2mlp.ir import Circuit, Cover, Gate, is_literal_cube, op_profile
 
 #: Ops a normalized circuit may contain (CONST0/CONST1 only as output drivers).
-NORMAL_OPS = ("NOT", "AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ")
+NORMAL_OPS = ("NOT", "AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ", "SOP")
 
 _CONST_OPS = ("CONST0", "CONST1")
 # Ops whose unary form is already canonical (others become BUF/NOT in fold_constants).
@@ -508,12 +512,66 @@ def threshold_network(
     return new
 
 
+# --------------------------------------------------------------------------- fold_literals
+
+#: A NOT input folds into these readers; what they become: a cube (AND of literals) as an ON-set
+#: or OFF-set cover, with the reader's own inputs as positive (ON) or negative (OFF) literals.
+_CUBE_OF = {"AND": (True, "1"), "NAND": (False, "1"), "NOR": (True, "0"), "OR": (False, "0")}
+_NEGATED_INPUT = {"XOR": "XNOR", "XNOR": "XOR"}
+
+
+@paused_gc()
+def fold_literals(circuit: Circuit) -> Circuit:
+    """Fold NOT gates into their readers as negated literals.
+
+    AND(a, NOT s) is the cube ``10`` over (a, s); NAND is the same cube as an OFF-set; OR and
+    NOR are the complementary cubes (De Morgan: OR(a, NOT s) = NOT(NOT a AND s)); XOR(a, NOT s)
+    is XNOR(a, s). A NOT every reader of which folds, and that no output reads, disappears --
+    with it a whole network layer and a dense wire (a NOT is 1 on almost every sparse input).
+    Readers that also read the NOT's source directly (AND(s, NOT s)) and MAJ gates keep the NOT.
+    """
+    nots = {g.name: g.fanin[0] for g in circuit.gates if g.op == "NOT"}
+    if not nots:
+        return circuit
+    gates: list[Gate] = []
+    for gate in circuit.gates:
+        negated = [s in nots for s in gate.fanin]
+        if not any(negated) or not _folds(gate, nots):
+            gates.append(gate)
+            continue
+        fanin = tuple(nots.get(s, s) for s in gate.fanin)
+        if gate.op in _NEGATED_INPUT:
+            op = gate.op if sum(negated) % 2 == 0 else _NEGATED_INPUT[gate.op]
+            gates.append(Gate(gate.name, op, fanin, loc=gate.loc))
+            continue
+        if gate.op == "SOP":
+            assert gate.cover is not None
+            cube = gate.cover.cubes[0]
+            onset = gate.cover.onset
+        else:
+            onset, plain = _CUBE_OF[gate.op]
+            cube = plain * len(gate.fanin)
+        flip = {"0": "1", "1": "0"}
+        cube = "".join(flip[c] if n else c for c, n in zip(cube, negated, strict=True))
+        gates.append(Gate(gate.name, "SOP", fanin, Cover((cube,), onset), gate.loc))
+    return with_gates(circuit, eliminate_dead(gates, circuit.drivers))
+
+
+def _folds(gate: Gate, nots: dict[str, str]) -> bool:
+    """Whether a gate reading NOTs can take them as negated literals."""
+    if gate.op not in (*_CUBE_OF, *_NEGATED_INPUT) and not is_literal_cube(gate):
+        return False
+    sources = [nots.get(s, s) for s in gate.fanin]
+    return len(set(sources)) == len(sources)
+
+
 # --------------------------------------------------------------------------- the pass
 
 
 @paused_gc()
 def normalize(circuit: Circuit, max_fanin: int = 4) -> Circuit:
-    """Expand covers, fold constants, remove buffers, absorb inverters, decompose fan-in.
+    """Expand covers, fold constants, remove buffers, absorb inverters, decompose fan-in,
+    fold NOTs into literals.
 
     The result computes the same outputs (same names) on every input and holds only
     :data:`NORMAL_OPS` gates of fan-in 2..``max_fanin`` (NOT: 1), every one of them on a path
@@ -526,4 +584,4 @@ def normalize(circuit: Circuit, max_fanin: int = 4) -> Circuit:
     circuit = fold_constants(circuit)
     circuit = remove_buffers(circuit)
     circuit = absorb_inverters(circuit)
-    return decompose_fanin(circuit, max_fanin)
+    return fold_literals(decompose_fanin(circuit, max_fanin))
