@@ -364,22 +364,25 @@ def verify_cmd(
     if len(files) > 2:
         raise UserError("verify takes [CIRCUIT] WEIGHTS (at most two files)")
     weights = files[-1]
-    network = Network.load(weights)
-    if len(files) == 2:
-        digest = source_digest(_read_source(files[0]))
-        if network.meta.get("source_sha256") not in (None, digest):
-            raise NetworkFileError(
-                f"{weights}: was compiled from a different circuit than {files[0]} "
-                "(sha256 mismatch)"
-            )
-        circuit = _load(files[0], quiet=True)
-    else:
-        circuit = parse_circuit(network.circuit_yaml, "yaml", path=f"{weights}[circuit]")
-    if tuple(circuit.inputs) != network.input_names or circuit.outputs != network.output_names:
-        raise NetworkFileError(f"{weights}: inputs/outputs do not match the circuit")
-    s = int(network.meta.get("sparsity", 3)) if sparsity is None else sparsity
+    # one bar for the whole run: loading and simulating a 10^6-gate circuit take seconds
     with _progress(quiet or as_json) as bar:
-        task = bar.add_task("verifying", total=total_samples(len(circuit.inputs), s, samples))
+        task = bar.add_task("loading weights", total=None)
+        network = Network.load(weights)
+        bar.update(task, description="reading circuit")
+        if len(files) == 2:
+            digest = source_digest(_read_source(files[0]))
+            if network.meta.get("source_sha256") not in (None, digest):
+                raise NetworkFileError(
+                    f"{weights}: was compiled from a different circuit than {files[0]} "
+                    "(sha256 mismatch)"
+                )
+            circuit = _load(files[0], quiet=True)
+        else:
+            circuit = parse_circuit(network.circuit_yaml, "yaml", path=f"{weights}[circuit]")
+        if tuple(circuit.inputs) != network.input_names or circuit.outputs != network.output_names:
+            raise NetworkFileError(f"{weights}: inputs/outputs do not match the circuit")
+        s = int(network.meta.get("sparsity", 3)) if sparsity is None else sparsity
+        bar.update(task, total=total_samples(len(circuit.inputs), s, samples))
         report = verify(
             circuit,
             network,
@@ -389,6 +392,7 @@ def verify_cmd(
             max_error_rate=max_error_rate,
             max_sample_error_rate=max_sample_error_rate,
             progress=lambda n: bar.advance(task, n),
+            stage=lambda text: bar.update(task, description=text),
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -15,6 +15,7 @@ those profiles, so the truth of each op is written down exactly once.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -197,10 +198,15 @@ class Circuit:
 
     @cached_property
     def topological_gates(self) -> tuple[Gate, ...]:
-        """Gates in an order where every gate comes after its fan-in (deterministic)."""
-        order = nx.lexicographical_topological_sort(self.graph, key=self._position.__getitem__)
-        gates = self.gate_map
-        return tuple(gates[n] for n in order if n in gates)
+        """Gates in an order where every gate comes after its fan-in (deterministic).
+
+        The order is networkx's ``lexicographical_topological_sort`` keyed by position (of all
+        ready gates, the earliest in circuit order comes next), computed without networkx:
+        when the gates are already ordered, which is the usual case, that order is
+        ``self.gates`` itself, found in one linear scan; otherwise a heap-ordered Kahn sort.
+        """
+        order = _ordered_gates(self.inputs, self.gates)
+        return self.gates if order is None else order
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -235,10 +241,16 @@ class CircuitBuilder:
         self._inputs: dict[str, SourceLoc] = {}
         self._gates: dict[str, Gate] = {}
         self._outputs: list[tuple[str, str, SourceLoc]] = []
+        self._locs: dict[int | None, SourceLoc] = {}
         self.warnings: list[str] = []
 
     def _loc(self, line: int | None) -> SourceLoc:
-        return SourceLoc(self.source, line)
+        """The location of ``line``: one shared (immutable) object per line, since a list of
+        inputs or outputs puts many on one line."""
+        loc = self._locs.get(line)
+        if loc is None:
+            loc = self._locs[line] = SourceLoc(self.source, line)
+        return loc
 
     def _check_new(self, signal: str, loc: SourceLoc) -> None:
         if signal in self._inputs or signal in self._gates:
@@ -256,73 +268,146 @@ class CircuitBuilder:
         """Declare a primary output ``name`` read from signal ``driver`` (default: ``name``)."""
         self._outputs.append((name, name if driver is None else driver, self._loc(line)))
 
+    def add_outputs(self, outputs: Iterable[tuple[str, str, int | None]]) -> None:
+        """:meth:`add_output` for each (name, driver, line), in order."""
+        loc = self._loc
+        self._outputs.extend((name, driver, loc(line)) for name, driver, line in outputs)
+
     def add_gate(self, gate: Gate, line: int | None = None) -> None:
         """Add a gate; ``line`` (or the gate's own loc) is where errors about it point."""
-        loc = gate.loc if gate.loc is not None else self._loc(line)
-        if gate.loc is None:
+        loc = gate.loc
+        if loc is None:
+            loc = self._loc(line)
             gate = Gate(gate.name, gate.op, gate.fanin, gate.cover, loc)
-        self._check_new(gate.name, loc)
-        _check_gate(gate)
-        self._gates[gate.name] = gate
+        name = gate.name
+        if name in self._gates or name in self._inputs:
+            self._check_new(name, loc)
+        _check_gate(gate.name, gate.op, len(gate.fanin), gate.cover, gate.loc)
+        self._gates[name] = gate
+
+    def add_gates(self, gates: Sequence[Gate]) -> None:
+        """:meth:`add_gate` for each gate (all with a loc), in order: the same result and the
+        same first error, but the checks run once per distinct (op, fan-in, cover) and the
+        names are checked as a set, which matters at 10^6 gates."""
+        fresh = {g.name: g for g in gates}
+        clean = (
+            len(fresh) == len(gates)
+            and fresh.keys().isdisjoint(self._gates)
+            and fresh.keys().isdisjoint(self._inputs)
+            and all(g.loc is not None for g in gates)
+        )
+        if clean:
+            try:
+                for op, k, cover in {(g.op, len(g.fanin), g.cover) for g in gates}:
+                    _check_gate("", op, k, cover, None)
+            except CircuitError:
+                clean = False
+        if not clean:  # some gate is wrong: find the first one as add_gate would
+            for gate in gates:
+                self.add_gate(gate)
+            return
+        self._gates.update(fresh)
 
     def build(self) -> Circuit:
         """Validate everything and return the Circuit (raises CircuitError)."""
-        defined = set(self._inputs) | set(self._gates)
-        for gate in self._gates.values():
-            for src in gate.fanin:
-                if src not in defined:
+        gates = tuple(self._gates.values())
+        order = _ordered_gates(self._inputs, gates)  # None: already in order
+        if order is not None:  # out of order, or reading undefined signals
+            defined = self._inputs.keys() | self._gates.keys()
+            for gate in gates:
+                if not defined.issuperset(gate.fanin):
+                    src = next(s for s in gate.fanin if s not in defined)
                     raise CircuitError(
                         f"gate '{gate.name}' reads undefined signal '{src}'", gate.loc
                     )
-        for name, signal, loc in self._outputs:
-            if signal not in defined:
-                what = f"output '{name}'" + (f" (signal '{signal}')" if signal != name else "")
-                raise CircuitError(f"{what} has no driver", loc)
+        names, drivers, _ = zip(*self._outputs, strict=True) if self._outputs else ((), (), ())
+        missing = set(drivers) - self._gates.keys() - self._inputs.keys()
+        if missing:
+            for name, signal, loc in self._outputs:
+                if signal in missing:
+                    what = f"output '{name}'" + (f" (signal '{signal}')" if signal != name else "")
+                    raise CircuitError(f"{what} has no driver", loc)
         if not self._outputs:
             raise CircuitError("circuit declares no outputs", self._loc(None))
         circuit = Circuit(
             name=self.name,
             inputs=tuple(self._inputs),
-            outputs=tuple(n for n, _, _ in self._outputs),
-            drivers=tuple(s for _, s, _ in self._outputs),
-            gates=tuple(self._gates.values()),
+            outputs=names,
+            drivers=drivers,
+            gates=gates,
             source=self.source,
             input_locs=tuple(self._inputs.values()),
         )
-        _check_acyclic(circuit)
-        used = {s for g in self._gates.values() for s in g.fanin}
-        used |= {s for _, s, _ in self._outputs}
+        if order is not None and len(order) < len(gates):
+            _raise_cycle(circuit)
+        # the order just found is what the cached property would compute again
+        circuit.__dict__["topological_gates"] = gates if order is None else order
+        used = set(drivers).union(*(g.fanin for g in gates))
         for signal, loc in self._inputs.items():
             if signal not in used:
                 self.warnings.append(f"{loc}: warning: input '{signal}' is never used")
         return circuit
 
 
-def _check_gate(gate: Gate) -> None:
-    if gate.op not in _ARITY:
-        raise CircuitError(f"gate '{gate.name}' has unknown op '{gate.op}'", gate.loc)
-    lo, hi = _ARITY[gate.op]
-    k = len(gate.fanin)
+def _check_gate(name: str, op: str, k: int, cover: Cover | None, loc: SourceLoc | None) -> None:
+    """The checks on one gate, which depend only on its op, fan-in count and cover."""
+    arity = _ARITY.get(op)
+    if arity is None:
+        raise CircuitError(f"gate '{name}' has unknown op '{op}'", loc)
+    lo, hi = arity
     if k < lo or (hi is not None and k > hi):
         want = f"exactly {lo}" if lo == hi else f"at least {lo}"
-        raise CircuitError(
-            f"gate '{gate.name}': {gate.op} takes {want} input(s), got {k}", gate.loc
-        )
-    if (gate.op == "SOP") != (gate.cover is not None):
-        raise CircuitError(f"gate '{gate.name}': only SOP gates carry a cover", gate.loc)
-    if gate.cover is not None:
-        for cube in gate.cover.cubes:
-            if len(cube) != k or set(cube) - set("01-"):
+        raise CircuitError(f"gate '{name}': {op} takes {want} input(s), got {k}", loc)
+    if (op == "SOP") != (cover is not None):
+        raise CircuitError(f"gate '{name}': only SOP gates carry a cover", loc)
+    if cover is not None:
+        for cube in cover.cubes:
+            if len(cube) != k or cube.strip("01-"):  # strip leaves any other character
                 raise CircuitError(
-                    f"gate '{gate.name}': malformed cube '{cube}' (need {k} of 0, 1, -)",
-                    gate.loc,
+                    f"gate '{name}': malformed cube '{cube}' (need {k} of 0, 1, -)", loc
                 )
 
 
-def _check_acyclic(circuit: Circuit) -> None:
+def _ordered_gates(inputs: Iterable[str], gates: tuple[Gate, ...]) -> tuple[Gate, ...] | None:
+    """None when every gate reads only inputs and earlier gates (then circuit order is the
+    lexicographic topological order); else the gates in that order, as far as they can be
+    ordered: gates on or behind a cycle are left out, so a result shorter than ``gates``
+    means the circuit has a cycle (fan-ins that are not gates are ignored). Linear time (a
+    heap only for the unordered case)."""
+    defined = set(inputs)
+    known, add = defined.issuperset, defined.add
+    for gate in gates:
+        if not known(gate.fanin):
+            break
+        add(gate.name)
+    else:
+        return None
+    position = {g.name: i for i, g in enumerate(gates)}
+    waiting = [0] * len(gates)  # distinct gate fan-ins not yet emitted
+    readers: list[list[int]] = [[] for _ in gates]
+    for i, gate in enumerate(gates):
+        for src in set(gate.fanin):
+            j = position.get(src)
+            if j is not None:
+                waiting[i] += 1
+                readers[j].append(i)
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[Gate] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(gates[i])
+        for j in readers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    return tuple(order)
+
+
+def _raise_cycle(circuit: Circuit) -> None:
+    """Raise CircuitError naming a cycle of a circuit known to have one (networkx finds it,
+    so the message names the same cycle as always)."""
     graph = circuit.graph
-    if nx.is_directed_acyclic_graph(graph):
-        return
     cycle = [u for u, _ in nx.find_cycle(graph)]
     first = circuit.gate_map[min(cycle, key=circuit._position.__getitem__)]
     path = " -> ".join([*cycle, cycle[0]])

@@ -103,7 +103,8 @@ def mask_padding(packed: np.ndarray, n_samples: int) -> np.ndarray:
 # --------------------------------------------------------------------------- one gate
 
 
-def _const(value: bool, words: int) -> np.ndarray:
+def _const(value: bool, words: int | tuple[int, ...]) -> np.ndarray:
+    """A constant row of ``words`` words (or a block of rows, given a shape)."""
     return np.full(words, _ONES if value else 0, dtype=np.uint64)
 
 
@@ -173,7 +174,7 @@ def symmetric_packed(
     """
     if len(profile) != len(rows) + 1:
         raise ValueError(f"profile of length {len(profile)} for {len(rows)} rows")
-    words = rows[0].shape[0] if rows else words
+    words = rows[0].shape if rows else words  # (W,) or, for a group of gates, (g, W)
     if words is None:
         raise ValueError("words is required when there are no rows")
     if all(v == profile[0] for v in profile):
@@ -213,6 +214,12 @@ def sop_packed(cover: Cover, rows: Sequence[np.ndarray], words: int) -> np.ndarr
             negated[i] = np.invert(rows[i])
         return negated[i]
 
+    if len(cover.cubes) == 1:  # one product term (an AND of literals): no OR needed
+        literals = [literal(i, c) for i, c in enumerate(cover.cubes[0]) if c != "-"]
+        term = _fold(np.bitwise_and, literals, words)
+        if cover.onset:
+            return term
+        return np.invert(term, out=term) if len(literals) >= 2 else np.invert(term)
     hit = _const(False, words)
     for cube in cover.cubes:
         literals = [literal(i, c) for i, c in enumerate(cube) if c != "-"]
@@ -225,7 +232,9 @@ def _profile(op: str, k: int) -> tuple[int, ...]:
     return op_profile(op, k)
 
 
-def eval_gate_packed(gate: Gate, rows: Sequence[np.ndarray], words: int) -> np.ndarray:
+def eval_gate_packed(
+    gate: Gate, rows: Sequence[np.ndarray], words: int | tuple[int, int]
+) -> np.ndarray:
     """Evaluate one gate on packed fan-in rows (in fan-in order), returning its (W,) row.
 
     The single place where both the Circuit and the LayeredCircuit simulators turn an op into
@@ -296,10 +305,15 @@ def simulate_packed(
     packed = _check_packed(packed_inputs, len(circuit.inputs))
     words = packed.shape[1]
     targets = tuple(circuit.drivers if signals is None else signals)
-    known = set(circuit.inputs) | circuit.gate_map.keys()
-    unknown = [s for s in targets if s not in known]
-    if unknown:
-        raise ValueError(f"unknown signal(s) {unknown} in circuit '{circuit.name}'")
+    if signals is not None:
+        known = set(circuit.inputs) | circuit.gate_map.keys()
+        unknown = [s for s in targets if s not in known]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown} in circuit '{circuit.name}'")
+    cone = _cone(circuit, targets)
+    rows = len(circuit.inputs) + len(cone)
+    if rows * words * 8 <= WIDE_BYTES and rows <= WIDE_RATIO * len(targets) + 64:
+        return _simulate_wide(circuit.inputs, cone, packed, targets)
     values: dict[str, np.ndarray] = dict(zip(circuit.inputs, packed, strict=True))
     cone, releases = _schedule(circuit, targets)
     for gate, release in zip(cone, releases, strict=True):
@@ -307,6 +321,67 @@ def simulate_packed(
         for signal in release:
             del values[signal]
     return _stack([values[s] for s in targets], words)
+
+
+# simulate_packed keeps every signal of the cone in one array (evaluating gates in groups)
+# when that takes at most WIDE_BYTES and at most WIDE_RATIO times the rows it returns (+ 64):
+# circuits whose gates are mostly outputs, like U-AND. Otherwise it goes gate by gate and
+# frees each row after its last reader.
+WIDE_BYTES = 1 << 30
+WIDE_RATIO = 2
+
+
+def _cone(circuit: Circuit, targets: Sequence[str]) -> list[Gate]:
+    """The gates ``targets`` depend on, in topological order."""
+    needed = set(targets)
+    cone = []
+    for gate in reversed(circuit.topological_gates):
+        if gate.name in needed:
+            needed.update(gate.fanin)
+            cone.append(gate)
+    cone.reverse()
+    return cone
+
+
+def _simulate_wide(
+    inputs: Sequence[str], cone: Sequence[Gate], packed: np.ndarray, targets: Sequence[str]
+) -> np.ndarray:
+    """simulate_packed with every signal a row of one (signals, W) array, evaluating many
+    gates per numpy operation: the cone is cut into runs of gates that read only signals
+    computed before the run (a layer of a layered circuit; all of U-AND), and within a run
+    the gates with the same op, fan-in count and cover are evaluated together on gathered
+    (g, W) blocks by :func:`eval_gate_packed`. Python work is then a few dictionary
+    operations per gate instead of several numpy calls."""
+    words = packed.shape[1]
+    index = {name: i for i, name in enumerate(inputs)}
+    index.update((gate.name, i) for i, gate in enumerate(cone, len(inputs)))
+    values = np.empty((len(inputs) + len(cone), words), dtype=np.uint64)
+    values[: len(inputs)] = packed
+    groups: dict[tuple, tuple[Gate, list[int], list[str]]] = {}
+    run: set[str] = set()
+
+    def flush() -> None:
+        for gate, outs, fanins in groups.values():
+            table = np.fromiter(map(index.__getitem__, fanins), np.intp, len(fanins))
+            table = table.reshape(len(outs), len(gate.fanin))
+            rows = [values[table[:, j]] for j in range(table.shape[1])]
+            values[outs] = eval_gate_packed(gate, rows, (len(outs), words))
+        groups.clear()
+        run.clear()
+
+    for i, gate in enumerate(cone, len(inputs)):
+        fanin = gate.fanin
+        if not run.isdisjoint(fanin):
+            flush()
+        key = (gate.op, len(fanin), gate.cover)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (gate, [], [])
+        group[1].append(i)
+        group[2].extend(fanin)
+        run.add(gate.name)
+    flush()
+    return values[[index[s] for s in targets]]
 
 
 def _stack(rows: Sequence[np.ndarray], words: int) -> np.ndarray:

@@ -17,7 +17,13 @@ import numpy as np
 
 from circuit2mlp.ir import Circuit
 from circuit2mlp.network import Network
-from circuit2mlp.simulate import pack_bits, simulate_packed, sparse_inputs, unpack_bits
+from circuit2mlp.simulate import (
+    WORD_BITS,
+    pack_bits,
+    simulate_packed,
+    sparse_inputs,
+    unpack_bits,
+)
 
 
 @dataclass
@@ -116,6 +122,67 @@ def compare(y: np.ndarray, target: np.ndarray, k: int | None = None) -> LevelSta
     )
 
 
+def compare_packed(y: np.ndarray, packed: np.ndarray, k: int | None = None) -> LevelStats:
+    """:func:`compare` against targets given as packed rows (n, W) (sample j in word j // 64,
+    bit j % 64, as :func:`~circuit2mlp.simulate.pack_bits` lays them out; bits past the batch
+    are ignored), with the same figures, without materialising a boolean target matrix.
+
+    Targets of sparse circuits are mostly 0: the few 1 positions are found from the non-zero
+    words, read out of y, then masked (``-inf`` / ``+inf``) so that column-wise max and min
+    reductions give the statistics of the 0 targets. Every figure is the same float32 value
+    :func:`compare` computes (a max/min of ``0.5 - y`` is ``0.5 -`` a min/max of y, rounding
+    being monotone). **y is overwritten** (the caller's scratch). Dense targets (more than one
+    word in eight non-zero) and batches with a non-finite output go through :func:`compare`.
+    """
+    batch = y.shape[0]
+    words, bits = np.nonzero(packed.T)  # word-major: (word, output) of every non-zero word
+    if words.size * 8 > packed.size:
+        return compare(y, unpack_bits(packed, batch), k)
+    ys = y.T  # (n, batch): each sample a column
+    values = packed[bits, words]
+    shifts = np.arange(WORD_BITS, dtype=np.uint64)
+    hit_word, hit_bit = np.nonzero((values[:, None] >> shifts) & np.uint64(1))
+    cols = words[hit_word] * WORD_BITS + hit_bit
+    rows = bits[hit_word]
+    inside = cols < batch
+    rows, cols = rows[inside], cols[inside]
+    ones = ys[rows, cols]  # y where the target is 1
+    if not np.isfinite(ones).all():  # a blown-up output: compare's own rules, densely
+        return compare(y, unpack_bits(packed, batch), k)
+    zeros = ys.size - ones.size
+    wrong_ones = ~(ones > 0.5)
+    bad = np.zeros(batch, dtype=bool)
+    bad[cols[wrong_ones]] = True
+    bit_errors = int(wrong_ones.sum())
+    high = low = None
+    if zeros:
+        ys[rows, cols] = -np.inf  # out of the way of > 0.5 and of the max
+        col_max = ys.max(axis=0)
+        flagged = np.flatnonzero(~(col_max <= 0.5))  # a 0 target read as 1 here (or NaN)
+        if flagged.size:
+            per_sample = np.count_nonzero(ys[:, flagged] > 0.5, axis=0)
+            bit_errors += int(per_sample.sum())
+            bad[flagged[per_sample > 0]] = True
+        ys[rows, cols] = np.inf  # out of the way of the min
+        high, low = col_max.max(), ys.min()
+        if not (np.isfinite(high) and np.isfinite(low)):  # a blown-up output among the 0s
+            ys[rows, cols] = ones
+            return compare(y, unpack_bits(packed, batch), k)
+    signed = [np.float32(0.5) - high] if zeros else []
+    if ones.size:
+        signed.append((ones - np.float32(0.5)).min())
+    return LevelStats(
+        k=k,
+        samples=batch,
+        bit_errors=bit_errors,
+        sample_errors=int(bad.sum()),
+        output_bits=int(y.size),
+        max_error_on_0=float(np.max([high, -low])) if zeros else 0.0,
+        max_error_on_1=float(np.abs(ones - 1).max()) if ones.size else 0.0,
+        worst_margin=float(np.min(np.array(signed, dtype=np.float32))) if signed else 0.5,
+    )
+
+
 def batch_size(network: Network, budget_bytes: int = 256 << 20) -> int:
     """Samples per forward batch: a multiple of 64 whose activations fit the budget."""
     widest = max([len(network.output_names), *network.widths, network.embed.shape[0], 1])
@@ -127,6 +194,60 @@ def level_inputs(m: int, k: int, samples: int, rng: np.random.Generator) -> np.n
     return sparse_inputs(m, k, samples, rng)
 
 
+def level_targets(circuit: Circuit, levels: list[np.ndarray]) -> list[np.ndarray]:
+    """The circuit's outputs on each input set, as packed rows (n_outputs, words): all sets in
+    one bit-parallel simulation (its cost is mostly per gate, not per sample), each set
+    starting on a fresh word. The results are views into one array."""
+    packed = [pack_bits(x) for x in levels]
+    out = simulate_packed(circuit, np.concatenate(packed, axis=1))
+    ends = np.cumsum([p.shape[1] for p in packed])
+    return [out[:, end - p.shape[1] : end] for p, end in zip(packed, ends, strict=True)]
+
+
+# verify simulates the circuit on as many samples at once as keep the packed targets within
+# this many bytes (one simulation for the usual few thousand samples, even at 10^6 outputs)
+TARGET_BYTES = 512 << 20
+
+
+def _rounds(levels: list[np.ndarray], outputs: int) -> list[list[tuple[int, np.ndarray]]]:
+    """The levels' samples as rounds of (k, rows) pieces, each round's targets within
+    TARGET_BYTES (a piece is a whole level, or a run of whole words of one)."""
+    step = max(1, TARGET_BYTES // (8 * max(outputs, 1))) * WORD_BITS  # samples per round
+    rounds: list[list[tuple[int, np.ndarray]]] = [[]]
+    room = step
+    for k, x in enumerate(levels):
+        start = 0
+        while start < x.shape[0] or (start == 0 and not x.shape[0]):
+            if room < WORD_BITS:
+                rounds.append([])
+                room = step
+            piece = x[start : start + room]
+            rounds[-1].append((k, piece))
+            room -= max(1, -(-piece.shape[0] // WORD_BITS)) * WORD_BITS
+            start += max(piece.shape[0], 1)
+    return [r for r in rounds if r]
+
+
+def check_level(
+    network: Network,
+    x: np.ndarray,
+    targets: np.ndarray,
+    k: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> LevelStats:
+    """Compare the network on input rows x with packed targets (n_outputs, words), in
+    memory-sized batches."""
+    stats = LevelStats(k=k)
+    step = batch_size(network)
+    for start in range(0, x.shape[0], step):
+        chunk = x[start : start + step]
+        block = targets[:, start // WORD_BITS : -(-(start + chunk.shape[0]) // WORD_BITS)]
+        stats.merge(compare_packed(network.forward(chunk), block, k))
+        if progress:
+            progress(chunk.shape[0])
+    return stats
+
+
 def verify_level(
     circuit: Circuit,
     network: Network,
@@ -135,15 +256,7 @@ def verify_level(
     progress: Callable[[int], None] | None = None,
 ) -> LevelStats:
     """Compare circuit and network on the input rows x, in memory-sized batches."""
-    stats = LevelStats(k=k)
-    step = batch_size(network)
-    for start in range(0, x.shape[0], step):
-        chunk = x[start : start + step]
-        expected = unpack_bits(simulate_packed(circuit, pack_bits(chunk)), chunk.shape[0])
-        stats.merge(compare(network.forward(chunk), expected, k))
-        if progress:
-            progress(chunk.shape[0])
-    return stats
+    return check_level(network, x, level_targets(circuit, [x])[0], k, progress)
 
 
 def verify(
@@ -155,8 +268,12 @@ def verify(
     max_error_rate: float = 0.0,
     max_sample_error_rate: float = 1.0,
     progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> VerifyReport:
-    """Check the network against the circuit on exactly-k-hot inputs for k = 0..sparsity."""
+    """Check the network against the circuit on exactly-k-hot inputs for k = 0..sparsity.
+
+    ``progress(n)`` is called after each batch of n samples, ``stage(text)`` when a phase
+    starts (simulating the circuit, then comparing), for progress displays."""
     if tuple(network.input_names) != tuple(circuit.inputs):
         raise ValueError("network and circuit disagree on the inputs")
     if tuple(network.output_names) != tuple(circuit.outputs):
@@ -165,13 +282,19 @@ def verify(
     s = int(meta.get("sparsity", 3)) if sparsity is None else sparsity
     s = min(s, len(circuit.inputs))
     rng = np.random.default_rng(seed)
+    levels = [level_inputs(len(circuit.inputs), k, samples, rng) for k in range(s + 1)]
+    per_k = [LevelStats(k=k) for k in range(s + 1)]
+    for round_, pieces in enumerate(_rounds(levels, len(circuit.outputs))):
+        if stage:
+            stage("simulating the circuit" + (f" ({round_ + 1})" if round_ else ""))
+        targets = level_targets(circuit, [x for _, x in pieces])
+        if stage:
+            stage("verifying")
+        for (k, x), packed in zip(pieces, targets, strict=True):
+            per_k[k].merge(check_level(network, x, packed, k, progress))
     overall = LevelStats(k=None)
-    per_k = []
-    for k in range(s + 1):
-        x = level_inputs(len(circuit.inputs), k, samples, rng)
-        stats = verify_level(circuit, network, x, k, progress)
+    for k, stats in enumerate(per_k):
         stats.exhaustive = comb(len(circuit.inputs), k) <= samples
-        per_k.append(stats)
         overall.merge(stats)
     overall.exhaustive = all(s.exhaustive for s in per_k)
     return VerifyReport(

@@ -19,6 +19,7 @@ from pathlib import Path
 from circuit2mlp.errors import CircuitError, SourceLoc
 from circuit2mlp.formats.text import check_text
 from circuit2mlp.ir import Circuit, CircuitBuilder, Gate
+from circuit2mlp.passes.normalize import paused_gc
 
 _GATE_TYPES = {
     "AND": "AND",
@@ -125,10 +126,22 @@ class _BenchReader:
         return circuit
 
 
-def parse_bench(text: str, path: str | None = None, warnings: list[str] | None = None) -> Circuit:
+@paused_gc()
+def parse_bench(
+    text: str, path: str | None = None, warnings: list[str] | None = None, *, fast: bool = True
+) -> Circuit:
     """Parse ISCAS ``.bench`` text into a validated Circuit (raises CircuitError with
-    file:line). Unused inputs are reported through ``warnings`` when it is given."""
+    file:line). Unused inputs are reported through ``warnings`` when it is given.
+
+    A valid file without flip-flops and ``vdd``/``gnd`` nets is read by a streamlined loop
+    (:func:`_read_plain`); anything else, and every invalid file, by the reader above, which
+    alone reports errors. ``fast=False`` skips the streamlined loop (the two give equal
+    circuits; the tests compare them)."""
     check_text(text, path)
+    if fast:
+        circuit = _read_plain(text, path, warnings)
+        if circuit is not None:
+            return circuit
     lines = [(n, raw.partition("#")[0].strip()) for n, raw in enumerate(text.split("\n"), 1)]
     lines = [(n, line) for n, line in lines if line]
     _refuse_sequential(lines, path)
@@ -136,6 +149,64 @@ def parse_bench(text: str, path: str | None = None, warnings: list[str] | None =
     for number, line in lines:
         reader.statement(number, line)
     return reader.build()
+
+
+class _NotPlain(Exception):
+    """The file needs the full reader."""
+
+
+def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circuit | None:
+    """What :class:`_BenchReader` makes of a valid ``text`` without DFFs and without the
+    constant nets ``vdd``/``gnd``, else None: the same statements, the same checks and the
+    same declarations in one loop, the gates handed to the builder in bulk."""
+    builder = CircuitBuilder(Path(path).stem if path else "circuit", path)
+    outputs: dict[str, int] = {}
+    gates: list[Gate] = []
+    ops: dict[str, str] = {}
+    decl, assign = _DECL.fullmatch, _ASSIGN.fullmatch
+    try:
+        for number, raw in enumerate(text.split("\n"), 1):
+            if "#" in raw:
+                raw = raw.partition("#")[0]
+            line = raw.strip()
+            if not line:
+                continue
+            match = assign(line)
+            if match is None:
+                match = decl(line)
+                if match is None:
+                    raise _NotPlain
+                if match.group(1).upper() == "INPUT":
+                    builder.add_input(match.group(2), number)
+                elif match.group(2) in outputs:
+                    raise _NotPlain
+                else:
+                    outputs[match.group(2)] = number
+                continue
+            name, kind, args = match.groups()
+            op = ops.get(kind)
+            if op is None:
+                op = _GATE_TYPES.get(kind.upper())
+                if op is None:
+                    raise _NotPlain
+                ops[kind] = op
+            if args.strip():
+                fanin = tuple(arg.strip() for arg in args.split(","))
+                if not all(fanin) or len(" ".join(fanin).split()) != len(fanin):
+                    raise _NotPlain  # an empty input, or one holding whitespace
+            else:
+                fanin = ()
+            gates.append(Gate(name, op, fanin, None, SourceLoc(path, number)))
+        if not _CONSTANT_NETS.keys().isdisjoint(set().union(outputs, *(g.fanin for g in gates))):
+            raise _NotPlain  # vdd or gnd read: the full reader knows the convention
+        builder.add_gates(gates)
+        builder.add_outputs((name, name, line) for name, line in outputs.items())
+        circuit = builder.build()
+    except (_NotPlain, CircuitError):
+        return None
+    if warnings is not None:
+        warnings.extend(builder.warnings)
+    return circuit
 
 
 def _refuse_sequential(lines: list[tuple[int, str]], path: str | None) -> None:
