@@ -1,4 +1,5 @@
-"""``python -m circuit2mlp`` runs the command-line interface, so a checkout runs without installing."""
+"""``python -m circuit2mlp`` runs the command-line interface, so a checkout runs without
+installing."""
 
 from circuit2mlp.cli import main
 

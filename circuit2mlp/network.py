@@ -33,6 +33,9 @@ from circuit2mlp.fileio import atomic_write
 
 FORMAT = "circuit2mlp/1"
 Matrix = np.ndarray | sp.csr_matrix
+#: zlib level of the npz members: 1 is ~4x faster than the default 6 on the large CSR index
+#: arrays, for files ~15% larger (a 10^6-gate U-AND: 6 s against 21 s per read-off matrix).
+COMPRESS_LEVEL = 1
 MAX_ELEMENTS = 1 << 34  # refuse declared shapes beyond this before allocating anything
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
 _MAX_DEFLATE_RATIO = 1032  # deflate cannot expand data more than this (RFC 1951 limit)
@@ -195,7 +198,8 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
                 info.external_attr = 0o644 << 16
                 buffer = io.BytesIO()
                 np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
-                zf.writestr(info, buffer.getvalue())
+                zf.writestr(info, buffer.getbuffer(), compresslevel=COMPRESS_LEVEL)
+                del buffer
 
     atomic_write(path, write)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,7 +66,14 @@ def gate_gadget(gate: Gate) -> Gadget:
     """Exact gadget for one (normalized, symmetric) gate."""
     if gate.op == "SOP":
         raise ValueError(f"gate '{gate.name}': SOP covers must be expanded by normalize first")
-    return gadget_for_profile(op_profile(gate.op, len(gate.fanin)))
+    return op_gadget(gate.op, len(gate.fanin))
+
+
+@lru_cache(maxsize=1024)
+def op_gadget(op: str, fanin: int) -> Gadget:
+    """Exact gadget of a symmetric op with this fan-in (computed once per pair: circuits
+    repeat a handful of them millions of times)."""
+    return gadget_for_profile(op_profile(op, fanin))
 
 
 def exact_neuron_count(layered: LayeredCircuit) -> int:

@@ -247,18 +247,36 @@ def computation_block(
 
 def limit_cover(cover: sp.csr_matrix, most: int, rng: np.random.Generator) -> sp.csr_matrix:
     """Keep at most ``most`` random covering neurons per monomial: beyond a few dozen, more
-    neurons barely reduce the read-off's variance but grow the read-off matrix."""
+    neurons barely reduce the read-off's variance but grow the read-off matrix.
+
+    Each entry gets the key ``row + U(0, 1)`` and a row keeps its ``most`` smallest keys (ties
+    by position, as a stable sort of all keys would): rows are partitioned one length at a
+    time, never sorted as a whole."""
     counts = np.diff(cover.indptr)
     if counts.size == 0 or counts.max() <= most:
         return cover
-    keys = rng.random(cover.nnz) + np.repeat(np.arange(counts.size), counts)
-    order = np.argsort(keys, kind="stable")  # random order within each row, rows in order
-    rank = np.arange(cover.nnz) - np.repeat(cover.indptr[:-1], counts)
-    keep = order[rank < most]
-    rows = np.repeat(np.arange(counts.size), counts)[keep]
-    return sp.csr_matrix(
-        (cover.data[keep], (rows, cover.indices[keep])), shape=cover.shape, dtype=cover.dtype
+    noise = rng.random(cover.nnz)
+    keep = np.ones(cover.nnz, dtype=bool)
+    over = np.flatnonzero(counts > most)
+    for length in np.unique(counts[over]):
+        rows = over[counts[over] == length]
+        step = max(1, (1 << 22) // int(length))
+        for start in range(0, rows.size, step):
+            part = rows[start : start + step]
+            pos = cover.indptr[part][:, None] + np.arange(length)
+            keys = noise[pos] + part[:, None].astype(np.float64)
+            cut = np.partition(keys, most - 1, axis=1)[:, most - 1 : most]  # most-th smallest
+            below = keys < cut
+            tied = keys == cut  # ties (keys are rounded) go by position, as a stable sort's
+            room = most - below.sum(axis=1, keepdims=True)
+            keep[pos[~(below | (tied & (np.cumsum(tied, axis=1) <= room)))]] = False
+    indptr = np.zeros(counts.size + 1, dtype=cover.indptr.dtype)
+    np.cumsum(np.minimum(counts, most), out=indptr[1:])
+    limited = sp.csr_matrix(
+        (cover.data[keep], cover.indices[keep], indptr), shape=cover.shape, dtype=cover.dtype
     )
+    limited.sum_duplicates()  # canonical: columns in order
+    return limited
 
 
 def _coo(shape: tuple[int, int], entries: list[tuple[int, int, float]]) -> sp.csr_matrix:
