@@ -22,7 +22,12 @@ from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.codegen.error_correction import correction_block
 from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
-from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
+from circuit2mlp.codegen.superposed import (
+    SuperposeOptions,
+    computation_block,
+    exact_neurons_of,
+    layer_terms,
+)
 from circuit2mlp.ir import LayeredCircuit
 
 
@@ -55,8 +60,11 @@ def build_blocks(
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
+        terms = layer_terms(gates, levels[i], levels[i + 1].flip)
 
-        def build(width: int | None, i=i, gates=gates, last=last, layer_options=layer_options):
+        def build(
+            width: int | None, i=i, gates=gates, last=last, layer_options=layer_options, terms=terms
+        ):
             """The layer's superposed stage (computation + correction) at a width."""
             sized = dataclasses.replace(layer_options, width=width)
             stage = [
@@ -66,6 +74,7 @@ def build_blocks(
                     levels[i + 1].flip,
                     sized,
                     np.random.default_rng([config.seed, 2, i, width or 0]),
+                    terms,
                 )
             ]
             stage[0].stats["kind"] = "compute"
@@ -84,7 +93,10 @@ def build_blocks(
         else:
             stage = _grow(
                 build,
-                _all_dedicated(gates, levels[i], levels[i + 1].flip, options),
+                exact_neurons_of(terms),
+                lambda i=i, gates=gates: _all_dedicated(
+                    gates, levels[i], levels[i + 1].flip, options
+                ),
                 lambda blocks, i=i: check.clean(blocks, i + 1),
             )
         check.advance(stage)
@@ -95,23 +107,29 @@ def build_blocks(
     return features, embed, blocks, flipped
 
 
-def _grow(build, fallback: LayerBlock, clean) -> list[LayerBlock]:
+def _grow(build, fallback_neurons: int, fallback, clean) -> list[LayerBlock]:
     """Automatic width for one layer: start at the error model's width and double the shared
-    neurons until the stage reads every wire right on the held-out samples; exact gadgets as
-    soon as the superposed stage would cost as much as they do."""
-    fallback.stats["kind"] = "compute"
+    neurons until the stage reads every wire right on the held-out samples; exact gadgets
+    (``fallback()``, ``fallback_neurons`` of them) as soon as the superposed stage would cost
+    as much as they do."""
+
+    def exact() -> list[LayerBlock]:
+        block = fallback()
+        block.stats["kind"] = "compute"
+        return [block]
+
     width = None
     while True:
         stage = build(width)
-        if sum(b.neurons for b in stage) >= fallback.neurons:
-            return [fallback]
+        if sum(b.neurons for b in stage) >= fallback_neurons:
+            return exact()
         if clean(stage):
             return stage
         shared = sum(
             g["neurons"] for g in stage[0].stats.get("groups", []) if g["strategy"] != "dedicated"
         )
         if shared == 0:
-            return [fallback]
+            return exact()
         width = 2 * shared
 
 
@@ -125,6 +143,7 @@ class _Calibration:
         from circuit2mlp.simulate import unpack_bits
 
         self.active = config.width is None
+        self._last: tuple[list[LayerBlock], np.ndarray | None] = ([], None)
         if not self.active:
             return
         rng = np.random.default_rng([config.seed, 1])
@@ -148,12 +167,21 @@ class _Calibration:
     def clean(self, blocks: list[LayerBlock], level: int) -> bool:
         """Whether these blocks read every wire of ``level`` right on the samples."""
         f = self._run(self.f, blocks)
+        self._last = (blocks, f)
         return bool(np.array_equal(f > 0.5, self.truth[level]))
 
     def advance(self, blocks: list[LayerBlock]) -> None:
-        """Accept blocks: later checks start from their output."""
+        """Accept blocks: later checks start from their output (computed once: the blocks
+        just checked are usually the ones accepted)."""
         if self.active:
-            self.f = self._run(self.f, blocks)
+            last, f = self._last
+            same = (
+                f is not None
+                and len(last) == len(blocks)
+                and all(a is b for a, b in zip(last, blocks, strict=True))
+            )
+            self.f = f if same else self._run(self.f, blocks)
+            self._last = ([], None)
 
 
 def _unflipped(level: LevelActivity) -> LevelActivity:
@@ -164,7 +192,10 @@ def _unflipped(level: LevelActivity) -> LevelActivity:
 def _all_dedicated(gates, level: LevelActivity, out_flip: np.ndarray, options) -> LayerBlock:
     """The layer with every gate on its own exact gadget (stored polarities respected)."""
     everything_dense = dataclasses.replace(level, frequency=np.ones_like(level.frequency))
-    return computation_block(gates, everything_dense, out_flip, options, np.random.default_rng(0))
+    terms = layer_terms(gates, everything_dense, out_flip)
+    return computation_block(
+        gates, everything_dense, out_flip, options, np.random.default_rng(0), terms
+    )
 
 
 __all__ = ["DTYPE", "build_blocks", "exact_block"]

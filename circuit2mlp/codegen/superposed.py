@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.design import CENTER, MAX_READ, GroupDesign, design_group, neurons_for
-from circuit2mlp.codegen.exact import gate_gadget
+from circuit2mlp.codegen.exact import op_gadget
 from circuit2mlp.codegen.polynomial import gate_polynomial
 from circuit2mlp.codegen.wiring import Wiring, dedicated_wiring, feature_centric, gate_centric
 from circuit2mlp.ir import Gate
@@ -74,23 +74,178 @@ class _Group:
     wiring: Wiring | None = None
 
 
-def _dedicated_rows(
-    gate: Gate, col: dict[str, int], flips: np.ndarray, flip_out: bool, first_neuron: int
-) -> tuple[list[tuple[int, int, float]], list[float], list[tuple[int, float]], float]:
-    """The exact gadget of a gate reading stored features: weight entries (neuron, feature,
-    value), neuron biases, read-off entries (neuron, coef) and the read-off constant."""
-    gadget = gate_gadget(gate)
-    entries, biases, readout = [], [], []
-    sign = [(-1.0 if flips[col[s]] else 1.0) for s in gate.fanin]
-    negated = sum(1 for s in gate.fanin if flips[col[s]])
-    for j, (offset, coef) in enumerate(zip(gadget.offsets, gadget.coefs, strict=True)):
-        neuron = first_neuron + j
-        for s, sg in zip(gate.fanin, sign, strict=True):
-            entries.append((neuron, col[s], gadget.direction * sg))
-        biases.append(offset + gadget.direction * negated)
-        readout.append((neuron, -coef if flip_out else coef))
-    const = 1.0 - gadget.const if flip_out else gadget.const
-    return entries, biases, readout, const
+@dataclass
+class LayerTerms:
+    """A layer's gates as polynomials over the stored features of the level below: what every
+    width of the layer shares, so it is worked out once (:func:`layer_terms`).
+
+    ``terms[q]`` = (gate, monomial id, coefficient) arrays, in gate order and, within a gate,
+    in its polynomial's order; ``monomials[q]`` (M_q, q) sorted feature indices, numbered by
+    first appearance in that order. ``dedicated`` lists (ascending) the gates computed by
+    their exact gadget; ``consts`` holds the other gates' constant terms."""
+
+    n_gates: int
+    ops: tuple[str, ...]  # distinct ops; ``op_index`` indexes into it
+    op_index: np.ndarray  # (G,) int
+    arity: np.ndarray  # (G,) int
+    fanin: np.ndarray  # (sum arity,) int64 feature indices, gate after gate
+    consts: np.ndarray  # (G,) float64
+    dedicated: np.ndarray  # int64 gate indices
+    monomials: dict[int, np.ndarray]
+    terms: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+    def fanin_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
+        """(len(gates), a) fan-in features of gates that all have arity a."""
+        starts = np.concatenate([[0], np.cumsum(self.arity)])[gates]
+        return self.fanin[starts[:, None] + np.arange(a)]
+
+
+def layer_terms(
+    gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarray, all_dedicated: bool = False
+) -> LayerTerms:
+    """Rewrite every gate as its polynomial over stored features; gates reading a dense
+    feature (all of them with ``all_dedicated``) or with a monomial of degree above
+    :data:`MAX_DEGREE` are marked dedicated. Gates sharing (op, stored input polarities,
+    output polarity) share a polynomial, so the work is per such class, not per gate."""
+    col = {name: i for i, name in enumerate(level.names)}
+    n_in = len(level.names)
+    n_gates = len(gates)
+    ops = tuple(sorted({g.op for g in gates}))
+    op_id = {op: i for i, op in enumerate(ops)}
+    op_index = np.fromiter((op_id[g.op] for g in gates), dtype=np.int64, count=n_gates)
+    arity = np.fromiter((len(g.fanin) for g in gates), dtype=np.int64, count=n_gates)
+    fanin = np.fromiter(
+        (col[s] for g in gates for s in g.fanin), dtype=np.int64, count=int(arity.sum())
+    )
+    terms = LayerTerms(
+        n_gates, ops, op_index, arity, fanin, np.zeros(n_gates), np.zeros(0, int), {}, {}
+    )
+    dense = np.ones(n_in, dtype=bool) if all_dedicated else level.dense()
+    flips = np.asarray(level.flip, dtype=bool)
+    out_flip = np.asarray(out_flip, dtype=bool)
+    dedicated = [np.zeros(0, dtype=np.int64)]
+    t_gate, t_pos, t_coef, t_feats = [], [], [], []
+    for a in np.unique(arity).tolist():
+        gi = np.flatnonzero(arity == a)
+        rows = terms.fanin_rows(gi, a)
+        is_dense = dense[rows].any(axis=1) if a else np.zeros(gi.size, dtype=bool)
+        dedicated.append(gi[is_dense])
+        gi, rows = gi[~is_dense], rows[~is_dense]
+        bits = flips[rows].astype(np.int64) << np.arange(1, a + 1)
+        code = (op_index[gi] << (a + 1)) | bits.sum(axis=1) | out_flip[gi]
+        for c in np.unique(code).tolist():
+            sel = code == c
+            g_sel, r_sel = gi[sel], rows[sel]
+            in_flips = tuple(bool(c >> (i + 1) & 1) for i in range(a))
+            poly = gate_polynomial(ops[c >> (a + 1)], in_flips, bool(c & 1))
+            if any(len(mono) > MAX_DEGREE for mono, _ in poly):
+                dedicated.append(g_sel)
+                continue
+            for j, (mono, coef) in enumerate(poly):
+                if not mono:
+                    terms.consts[g_sel] += coef
+                    continue
+                feats = np.full((g_sel.size, MAX_DEGREE), n_in, dtype=np.int64)
+                feats[:, : len(mono)] = r_sel[:, list(mono)]
+                t_gate.append(g_sel)
+                t_pos.append(np.full(g_sel.size, j, dtype=np.int64))
+                t_coef.append(np.full(g_sel.size, float(coef)))
+                t_feats.append(feats)
+    terms.dedicated = np.sort(np.concatenate(dedicated))
+    if not t_gate:
+        return terms
+    gate_of = np.concatenate(t_gate)
+    order = np.lexsort((np.concatenate(t_pos), gate_of))  # by gate, then by term
+    gate_of = gate_of[order]
+    coef = np.concatenate(t_coef)[order]
+    feats = np.sort(np.concatenate(t_feats)[order], axis=1)
+    # A feature read twice counts once in a monomial (x AND x = x): drop repeats.
+    repeat = np.zeros_like(feats, dtype=bool)
+    repeat[:, 1:] = feats[:, 1:] == feats[:, :-1]
+    if repeat.any():
+        feats[repeat] = n_in
+        feats.sort(axis=1)
+    degree = (feats < n_in).sum(axis=1)
+    for q in range(1, MAX_DEGREE + 1):
+        at = np.flatnonzero(degree == q)
+        if at.size == 0:
+            continue
+        keys = feats[at, :q]
+        if float(n_in + 1) ** q < 2.0**62:
+            flat = np.zeros(at.size, dtype=np.int64)
+            for column in keys.T:
+                flat = flat * (n_in + 1) + column
+            _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+        else:
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        rank = np.empty(first.size, dtype=np.int64)
+        by_appearance = np.argsort(first, kind="stable")
+        rank[by_appearance] = np.arange(first.size)
+        terms.monomials[q] = keys[first[by_appearance]]
+        terms.terms[q] = (gate_of[at], rank[inverse.ravel()], coef[at])
+    return terms
+
+
+def exact_neurons_of(terms: LayerTerms, gates: np.ndarray | None = None) -> int:
+    """Neurons the exact gadgets of these gates (default: all) take."""
+    gates = np.arange(terms.n_gates) if gates is None else gates
+    pairs, counts = np.unique(
+        np.stack([terms.op_index[gates], terms.arity[gates]]), axis=1, return_counts=True
+    )
+    return sum(
+        op_gadget(terms.ops[o], a).neurons * int(n)
+        for (o, a), n in zip(pairs.T.tolist(), counts.tolist(), strict=True)
+    )
+
+
+def _dedicated_parts(
+    terms: LayerTerms, flips: np.ndarray, out_flip: np.ndarray, first_neuron: int
+) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The exact gadgets of the dedicated gates, reading stored features, on neurons from
+    ``first_neuron`` on (gate after gate): weight (neurons, F), biases, read-off entries
+    (gate, neuron, coef) and read-off constants per dedicated gate."""
+    gates = terms.dedicated
+    n_in = flips.shape[0]
+    ops, arity = terms.op_index[gates], terms.arity[gates]
+    per_gate = np.zeros(gates.size, dtype=np.int64)
+    gadgets = {}
+    for o, a in set(zip(ops.tolist(), arity.tolist(), strict=True)):
+        gadgets[o, a] = op_gadget(terms.ops[o], a)
+        per_gate[(ops == o) & (arity == a)] = gadgets[o, a].neurons
+    start = np.concatenate([[0], np.cumsum(per_gate)])
+    biases = np.zeros(int(start[-1]))
+    consts = np.zeros(gates.size)
+    w_rows, w_cols, w_vals, r_gate, r_neuron, r_coef = [], [], [], [], [], []
+    for (o, a), gadget in gadgets.items():
+        at = np.flatnonzero((ops == o) & (arity == a))
+        n_j = gadget.neurons
+        rows = terms.fanin_rows(gates[at], a)
+        stored = flips[rows] if a else np.zeros((at.size, 0), dtype=bool)
+        sign = np.where(stored, -1.0, 1.0)
+        negated = stored.sum(axis=1)
+        neuron = start[at][:, None] + np.arange(n_j)  # (n, n_j), local numbering
+        biases[neuron] = np.asarray(gadget.offsets) + gadget.direction * negated[:, None]
+        w_rows.append(np.repeat(neuron.ravel(), a))
+        w_cols.append(np.repeat(rows, n_j, axis=0).ravel())
+        w_vals.append((gadget.direction * np.repeat(sign, n_j, axis=0)).ravel())
+        flip = out_flip[gates[at]]
+        coefs = np.asarray(gadget.coefs)
+        r_gate.append(np.repeat(gates[at], n_j))
+        r_neuron.append((neuron + first_neuron).ravel())
+        r_coef.append(np.where(flip[:, None], -coefs, coefs).ravel())
+        consts[at] = np.where(flip, 1.0 - gadget.const, gadget.const)
+    n_ded = int(start[-1])
+    if w_rows:
+        weight = sp.csr_matrix(
+            (np.concatenate(w_vals), (np.concatenate(w_rows), np.concatenate(w_cols))),
+            shape=(n_ded, n_in),
+            dtype=np.float64,
+        )
+        readout = (np.concatenate(r_gate), np.concatenate(r_neuron), np.concatenate(r_coef))
+    else:
+        weight = sp.csr_matrix((n_ded, n_in), dtype=np.float64)
+        readout = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    return weight, biases, readout, consts
 
 
 def computation_block(
@@ -99,39 +254,16 @@ def computation_block(
     out_flip: np.ndarray,
     options: SuperposeOptions,
     rng: np.random.Generator,
+    terms: LayerTerms | None = None,
 ) -> LayerBlock:
-    """One superposed layer computing ``gates`` from the features of ``level``."""
-    col = {name: i for i, name in enumerate(level.names)}
+    """One superposed layer computing ``gates`` from the features of ``level`` (``terms``:
+    :func:`layer_terms` of the same, when already worked out)."""
+    if terms is None:
+        terms = layer_terms(gates, level, out_flip)
     n_in = len(level.names)
-    dense = level.dense()
-    monomial_ids: list[dict[tuple[int, ...], int]] = [{} for _ in range(MAX_DEGREE + 1)]
-    terms: list[tuple[int, int, int, float]] = []  # (gate, degree, monomial id, coef)
-    consts = np.zeros(len(gates), dtype=np.float64)
-    dedicated: list[int] = []
-    for g, gate in enumerate(gates):
-        fanin = [col[s] for s in gate.fanin]
-        if any(dense[f] for f in fanin):
-            dedicated.append(g)
-            continue
-        poly = gate_polynomial(
-            gate.op, tuple(bool(level.flip[f]) for f in fanin), bool(out_flip[g])
-        )
-        if any(len(mono) > MAX_DEGREE for mono, _ in poly):
-            dedicated.append(g)
-            continue
-        for mono, c in poly:
-            if not mono:
-                consts[g] += c
-                continue
-            key = tuple(sorted({fanin[i] for i in mono}))
-            ids = monomial_ids[len(key)]
-            terms.append((g, len(key), ids.setdefault(key, len(ids)), float(c)))
-
-    groups = [
-        _Group(q, np.array(list(monomial_ids[q]), dtype=np.int64).reshape(-1, q))
-        for q in range(1, MAX_DEGREE + 1)
-        if monomial_ids[q]
-    ]
+    consts = terms.consts.copy()
+    dedicated = terms.dedicated
+    groups = [_Group(q, terms.monomials[q]) for q in sorted(terms.monomials)]
     widths = _group_widths(groups, level, options)
     active_other = _active_other(level)
     blocks_w, blocks_b, readouts, group_stats = [], [], {}, []
@@ -185,40 +317,28 @@ def computation_block(
     superposed_neurons = offset
 
     # Dedicated gadgets after the superposed neurons.
-    d_entries, d_biases, d_readout = [], [], []
-    for g in dedicated:
-        e, b, r, c = _dedicated_rows(
-            gates[g], col, level.flip, bool(out_flip[g]), offset + len(d_biases)
-        )
-        d_entries += e
-        d_biases += b
-        d_readout += [(g, n, v) for n, v in r]
-        consts[g] += c
-    total = offset + len(d_biases)
-
-    weight = sp.vstack(
-        [*blocks_w, _coo((len(d_biases), n_in), [(n - offset, f, v) for n, f, v in d_entries])],
-        format="csr",
+    d_weight, d_biases, d_readout, d_consts = _dedicated_parts(
+        terms, np.asarray(level.flip, dtype=bool), np.asarray(out_flip, dtype=bool), offset
     )
-    bias = np.concatenate([*blocks_b, np.asarray(d_biases, dtype=np.float64)])
+    consts[dedicated] += d_consts
+    total = offset + d_biases.size
+
+    weight = sp.vstack([*blocks_w, d_weight], format="csr")
+    bias = np.concatenate([*blocks_b, d_biases])
 
     # Gate read-offs: sum of coef * monomial read-off, plus constants and centring shifts.
     rows, cols, vals = [], [], []
     for q, (readout, shift, start) in readouts.items():
-        sel = [(g, i, c) for g, qq, i, c in terms if qq == q]
-        if not sel:
-            continue
-        gi, mi, ci = (np.array(x) for x in zip(*sel, strict=True))
+        gi, mi, ci = terms.terms[q]
         coef = sp.csr_matrix((ci, (gi, mi)), shape=(len(gates), readout.shape[0]))
         part = (coef @ readout).tocoo()
         rows.append(part.row)
         cols.append(part.col + start)
         vals.append(part.data)
         consts -= coef @ shift
-    for g, n, v in d_readout:
-        rows.append(np.array([g]))
-        cols.append(np.array([n]))
-        vals.append(np.array([v]))
+    rows.append(d_readout[0])
+    cols.append(d_readout[1])
+    vals.append(d_readout[2])
     gate_readout = sp.csr_matrix(
         (
             np.concatenate(vals) if vals else np.zeros(0),
@@ -231,7 +351,7 @@ def computation_block(
         dtype=DTYPE,
     )
     features = FeatureMap(tuple(g.name for g in gates), gate_readout, consts.astype(DTYPE))
-    carries = sum(1 for g in gates if g.op == "BUF")
+    carries = int((terms.op_index == terms.ops.index("BUF")).sum()) if "BUF" in terms.ops else 0
     stats = {
         "gates": len(gates) - carries,
         "carries": carries,
