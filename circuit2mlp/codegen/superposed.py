@@ -293,13 +293,14 @@ def computation_block(
         blocks_b.append(np.full(width, -(group.q - 1) - margin, dtype=np.float64))
         counts = np.diff(cover.indptr).astype(np.float64)
         scale = np.divide(1.0, counts * (1 - margin), out=np.zeros_like(counts), where=counts > 0)
-        readout = sp.diags(scale) @ cover  # (M, D): mean of covering neurons
         shift = np.zeros(len(group.monomials))
         if options.center:
             shift = options.center_fraction * _expected_interference(
                 reads, cover, counts, group.monomials, level
             )
-        readouts[group.q] = (readout.tocsr(), shift, offset)
+        # Monomial g is read off as scale[g] * (its covering neurons): the mean.
+        readouts[group.q] = (cover, scale, shift, offset)
+        group.wiring = None
         group_stats.append(
             {
                 "degree": group.q,
@@ -327,29 +328,24 @@ def computation_block(
     bias = np.concatenate([*blocks_b, d_biases])
 
     # Gate read-offs: sum of coef * monomial read-off, plus constants and centring shifts.
-    rows, cols, vals = [], [], []
-    for q, (readout, shift, start) in readouts.items():
+    parts = []
+    for q, (cover, scale, shift, start) in readouts.items():
         gi, mi, ci = terms.terms[q]
-        coef = sp.csr_matrix((ci, (gi, mi)), shape=(len(gates), readout.shape[0]))
-        part = (coef @ readout).tocoo()
-        rows.append(part.row)
-        cols.append(part.col + start)
-        vals.append(part.data)
+        coef = sp.csr_matrix((ci, (gi, mi)), shape=(len(gates), cover.shape[0]))
+        parts.append((start, _gate_readout_part(coef, cover, scale)))
         consts -= coef @ shift
-    rows.append(d_readout[0])
-    cols.append(d_readout[1])
-    vals.append(d_readout[2])
-    gate_readout = sp.csr_matrix(
+    d_gate, d_neuron, d_coef = d_readout
+    parts.append(
         (
-            np.concatenate(vals) if vals else np.zeros(0),
-            (
-                np.concatenate(rows) if rows else np.zeros(0, int),
-                np.concatenate(cols) if cols else np.zeros(0, int),
+            offset,
+            sp.csr_matrix(
+                (d_coef, (d_gate, d_neuron - offset)),
+                shape=(len(gates), total - offset),
+                dtype=DTYPE,
             ),
-        ),
-        shape=(len(gates), total),
-        dtype=DTYPE,
+        )
     )
+    gate_readout = _side_by_side(parts, len(gates), total)
     features = FeatureMap(tuple(g.name for g in gates), gate_readout, consts.astype(DTYPE))
     carries = int((terms.op_index == terms.ops.index("BUF")).sum()) if "BUF" in terms.ops else 0
     stats = {
@@ -363,6 +359,46 @@ def computation_block(
         "groups": group_stats,
     }
     return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
+
+
+def _gate_readout_part(
+    coef: sp.csr_matrix, cover: sp.csr_matrix, scale: np.ndarray
+) -> sp.csr_matrix:
+    """(G, D) float32 ``coef @ diag(scale) @ cover``: each gate's combination of its monomials'
+    read-offs. A gate with one monomial of this degree (the usual case) just copies that
+    monomial's cover row with value ``coef * scale``, the same number the product gives,
+    without building the float64 product of a 10^7-entry matrix."""
+    per_gate = np.diff(coef.indptr)
+    if per_gate.max(initial=0) > 1:
+        readout = (sp.diags(scale) @ cover).tocsr()
+        return sp.csr_matrix(coef @ readout, dtype=DTYPE)
+    gates = np.flatnonzero(per_gate)
+    mono = coef.indices[coef.indptr[gates]]
+    value = coef.data[coef.indptr[gates]] * scale[mono]
+    rows = cover[mono]
+    lengths = np.diff(rows.indptr)
+    indptr = np.zeros(coef.shape[0] + 1, dtype=np.int64)
+    indptr[gates + 1] = lengths
+    np.cumsum(indptr, out=indptr)
+    data = np.repeat(value.astype(DTYPE), lengths)
+    keep = data != 0  # the product stores no zeros
+    part = sp.csr_matrix((data, rows.indices, indptr), shape=(coef.shape[0], cover.shape[1]))
+    if not keep.all():
+        part.eliminate_zeros()
+    return part
+
+
+def _side_by_side(parts: list[tuple[int, sp.csr_matrix]], rows: int, cols: int) -> sp.csr_matrix:
+    """Canonical float32 CSR (rows, cols) of blocks placed at column offsets (ascending,
+    abutting)."""
+    blocks = [m for _, m in parts if m.shape[1]]
+    if not blocks:
+        return sp.csr_matrix((rows, cols), dtype=DTYPE)
+    out = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+    out = sp.csr_matrix(out, dtype=DTYPE)
+    assert out.shape == (rows, cols)
+    out.sum_duplicates()
+    return out
 
 
 def limit_cover(cover: sp.csr_matrix, most: int, rng: np.random.Generator) -> sp.csr_matrix:
