@@ -16,12 +16,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.sparse as sp
 
 from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.codegen.error_correction import correction_block
 from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
+from circuit2mlp.codegen.sparse_forward import affine, positives
 from circuit2mlp.codegen.superposed import (
     SuperposeOptions,
     computation_block,
@@ -136,39 +138,53 @@ def _grow(build, fallback_neurons: int, fallback, clean) -> list[LayerBlock]:
 class _Calibration:
     """Runs the blocks built so far on held-out sparse samples, in feature space, so that with
     an automatic width a superposed layer that misreads any wire on them is replaced by exact
-    gadgets (the hybrid's safety net). Only for automatic widths: a forced width is kept."""
+    gadgets (the hybrid's safety net). Only for automatic widths: a forced width is kept.
+
+    Activations are kept sparse (signals x samples CSR, :mod:`sparse_forward`), with the
+    values of the dense float64 computation."""
 
     def __init__(self, layered, config, features, embed, levels, blocks) -> None:
         from circuit2mlp.codegen.activity import activity_samples, level_values
-        from circuit2mlp.simulate import unpack_bits
 
         self.active = config.width is None
-        self._last: tuple[list[LayerBlock], np.ndarray | None] = ([], None)
+        self._last: tuple[list[LayerBlock], sp.csr_matrix | None] = ([], None)
         if not self.active:
             return
         rng = np.random.default_rng([config.seed, 1])
         x = activity_samples(len(layered.inputs), config.sparsity, 256, rng)
-        n = x.shape[0]
-        self.truth = [
-            unpack_bits(rows, n).T ^ level.flip[:, None]
-            for rows, level in zip(level_values(layered, x), levels, strict=True)
-        ]
-        h0 = np.asarray(embed, dtype=np.float64) @ x.T.astype(np.float64)
-        self.f = features.readout.astype(np.float64) @ h0 + features.bias[:, None]
+        self.samples = x.shape[0]
+        self.values = level_values(layered, x)  # packed, true polarity
+        self.flips = [level.flip for level in levels]
+        self._truth: dict[int, np.ndarray] = {}
+        if sp.issparse(embed):
+            h0 = sp.csr_matrix(embed, dtype=np.float64) @ sp.csr_matrix(x.T, dtype=np.float64)
+        else:
+            h0 = np.asarray(embed, dtype=np.float64) @ x.T.astype(np.float64)
+        self.f = affine(features.readout, features.bias, sp.csr_matrix(h0))
         self.advance(blocks)
 
+    def truth(self, level: int) -> np.ndarray:
+        """Sorted flat positions (feature * samples + sample) where ``level``'s stored values
+        are 1."""
+        if level not in self._truth:
+            from circuit2mlp.simulate import unpack_bits
+
+            stored = unpack_bits(self.values[level], self.samples).T ^ self.flips[level][:, None]
+            self._truth[level] = np.flatnonzero(stored)
+        return self._truth[level]
+
     @staticmethod
-    def _run(f: np.ndarray, blocks: list[LayerBlock]) -> np.ndarray:
+    def _run(f: sp.csr_matrix, blocks: list[LayerBlock]) -> sp.csr_matrix:
         for block in blocks:
-            h = np.maximum(block.weight.astype(np.float64) @ f + block.bias[:, None], 0)
-            f = block.features.readout.astype(np.float64) @ h + block.features.bias[:, None]
+            h = affine(block.weight, block.bias, f, relu=True)
+            f = affine(block.features.readout, block.features.bias, h)
         return f
 
     def clean(self, blocks: list[LayerBlock], level: int) -> bool:
         """Whether these blocks read every wire of ``level`` right on the samples."""
         f = self._run(self.f, blocks)
         self._last = (blocks, f)
-        return bool(np.array_equal(f > 0.5, self.truth[level]))
+        return bool(np.array_equal(positives(f), self.truth(level)))
 
     def advance(self, blocks: list[LayerBlock]) -> None:
         """Accept blocks: later checks start from their output (computed once: the blocks
