@@ -34,6 +34,9 @@ from circuit2mlp.fileio import atomic_write
 
 FORMAT = "circuit2mlp/1"
 Matrix = np.ndarray | sp.csr_matrix
+#: zlib level of the npz members: 1 is ~4x faster than the default 6 on the large CSR index
+#: arrays, for files ~15% larger (a 10^6-gate U-AND: 6 s against 21 s per read-off matrix).
+COMPRESS_LEVEL = 1
 MAX_ELEMENTS = 1 << 34  # refuse declared shapes beyond this before allocating anything
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
 _MAX_DEFLATE_RATIO = 1032  # deflate cannot expand data more than this (RFC 1951 limit)
@@ -140,7 +143,7 @@ class Network:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the network as a ``circuit2mlp/1`` npz, atomically and byte-reproducibly."""
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "format": np.array(FORMAT),
             "meta": np.array(json.dumps(self.meta, sort_keys=True)),
             "circuit": np.array(self.circuit_yaml),
@@ -199,19 +202,23 @@ def _matmul_rows(matrix: sp.csr_matrix, h: np.ndarray, parts: int) -> np.ndarray
     return out
 
 
-def _put(arrays: dict[str, np.ndarray], name: str, matrix: Matrix) -> None:
+def _put(arrays: dict[str, Any], name: str, matrix: Matrix) -> None:
     if sp.issparse(matrix):
         csr = sp.csr_matrix(matrix, dtype=DTYPE)
         arrays[f"{name}.data"] = csr.data
-        arrays[f"{name}.indices"] = csr.indices.astype(np.int64)
-        arrays[f"{name}.indptr"] = csr.indptr.astype(np.int64)
+        # int64 copies made one at a time, while writing (a 10^6-gate read-off: 0.5 GB each)
+        arrays[f"{name}.indices"] = lambda: csr.indices.astype(np.int64)
+        arrays[f"{name}.indptr"] = lambda: csr.indptr.astype(np.int64)
         arrays[f"{name}.shape"] = np.asarray(csr.shape, dtype=np.int64)
     else:
         arrays[name] = np.ascontiguousarray(matrix, dtype=DTYPE)
 
 
-def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays as an npz that is identical byte for byte for identical arrays.
+def write_npz_atomic(
+    path: str | os.PathLike, arrays: dict[str, np.ndarray | Callable[[], np.ndarray]]
+) -> None:
+    """Write arrays as an npz that is identical byte for byte for identical arrays (a value
+    may be a function returning the array, called when its member is written).
 
     ``numpy.savez`` stamps the current time into the zip; here every member gets a fixed
     timestamp. The file appears under its name only once complete (see fileio.atomic_write).
@@ -224,8 +231,11 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 buffer = io.BytesIO()
+                if callable(array):
+                    array = array()
                 np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
-                zf.writestr(info, buffer.getvalue())
+                zf.writestr(info, buffer.getbuffer(), compresslevel=COMPRESS_LEVEL)
+                del buffer
 
     atomic_write(path, write)
 

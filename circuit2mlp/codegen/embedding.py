@@ -16,6 +16,9 @@ import scipy.sparse as sp
 
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap
 
+#: Largest identity embedding (entries) stored dense: 4096 inputs, as ``blocks.compact``.
+DENSE_EMBED_LIMIT = 1 << 24
+
 
 def random_frame(d0: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """(d0, m) matrix of random unit columns (Gaussian directions)."""
@@ -26,11 +29,17 @@ def random_frame(d0: int, m: int, rng: np.random.Generator) -> np.ndarray:
 
 def input_embedding(
     inputs: Sequence[str], input_dim: int | None, flip: np.ndarray, rng: np.random.Generator
-) -> tuple[FeatureMap, np.ndarray]:
+) -> tuple[FeatureMap, np.ndarray | sp.csr_matrix]:
     """(input feature map, embed matrix) for basis-aligned or superposed inputs."""
     m = len(inputs)
     if input_dim is None or input_dim >= m:
-        embed = np.eye(m, dtype=DTYPE)
+        # The identity: dense while small (as every other small matrix), CSR beyond, where a
+        # dense one would cost m^2 (40 GB for 10^5 inputs).
+        embed = (
+            np.eye(m, dtype=DTYPE)
+            if m * m <= DENSE_EMBED_LIMIT
+            else sp.identity(m, dtype=DTYPE, format="csr")
+        )
         readout = sp.identity(m, dtype=np.float64, format="csr")
     else:
         embed = random_frame(input_dim, m, rng).astype(DTYPE)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,7 +65,14 @@ def gadget_for_profile(profile: Sequence[int]) -> Gadget:
 def gate_gadget(gate: Gate) -> Gadget:
     """Exact gadget for one normalized gate (a literal cube counts as AND/NAND of literals)."""
     op, _ = symmetric_form(gate)
-    return gadget_for_profile(op_profile(op, len(gate.fanin)))
+    return op_gadget(op, len(gate.fanin))
+
+
+@lru_cache(maxsize=1024)
+def op_gadget(op: str, fanin: int) -> Gadget:
+    """Exact gadget of a symmetric op with this fan-in (computed once per pair: circuits
+    repeat a handful of them millions of times)."""
+    return gadget_for_profile(op_profile(op, fanin))
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,13 @@ def gadget_neurons(
     if output_negated:
         coefs, const = tuple(-c for c in coefs), 1.0 - const
     return GadgetNeurons(weights, biases, tuple(coefs), float(const))
+
+
+@lru_cache(maxsize=1024)
+def op_gadget_neurons(op: str, fanin: int) -> GadgetNeurons:
+    """:func:`gadget_neurons` of a plain ``op`` gate with this fan-in (no negated inputs);
+    vectorized codegen applies negations to it in bulk."""
+    return gadget_neurons(Gate("g", op, tuple(f"x{i}" for i in range(fanin))))
 
 
 def exact_neuron_count(layered: LayeredCircuit) -> int:

@@ -18,13 +18,20 @@ import dataclasses
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
-from circuit2mlp.codegen.superposed import SuperposeOptions, computation_block
+from circuit2mlp.codegen.sparse_forward import affine, positives, within
+from circuit2mlp.codegen.superposed import (
+    SuperposeOptions,
+    computation_block,
+    exact_neurons_of,
+    layer_terms,
+)
 from circuit2mlp.ir import LayeredCircuit
 
 #: Error control: the features a superposed neuron may read -- in gate-centric groups always,
@@ -80,8 +87,13 @@ def build_blocks(
             if noisy or not last:  # the universal (feature-centric) AND only in deep networks
                 limits.append(("feature", NOISE_BUDGET_FANIN))
             layer_options = dataclasses.replace(layer_options, fanin_limits=tuple(limits))
+        terms = layer_terms(
+            gates, levels[i], levels[i + 1].flip, prefer_gadgets=layer_options.dedicated_linear
+        )
 
-        def build(width: int | None, i=i, gates=gates, last=last, layer_options=layer_options):
+        def build(
+            width: int | None, i=i, gates=gates, last=last, layer_options=layer_options, terms=terms
+        ):
             """The layer's superposed stage at a width."""
             sized = dataclasses.replace(layer_options, width=width)
             stage = [
@@ -91,6 +103,7 @@ def build_blocks(
                     levels[i + 1].flip,
                     sized,
                     np.random.default_rng([config.seed, 2, i, width or 0]),
+                    terms,
                 )
             ]
             stage[0].stats["kind"] = "compute"
@@ -101,7 +114,10 @@ def build_blocks(
         else:
             stage = _grow(
                 build,
-                _all_dedicated(gates, levels[i], levels[i + 1].flip, options),
+                exact_neurons_of(terms),
+                lambda i=i, gates=gates: _all_dedicated(
+                    gates, levels[i], levels[i + 1].flip, options
+                ),
                 lambda blocks, i=i: check.clean(blocks, i + 1),
             )
         check.advance(stage)
@@ -113,36 +129,45 @@ def build_blocks(
     return features, embed, blocks, flipped
 
 
-def _grow(build, fallback: LayerBlock, clean) -> list[LayerBlock]:
+def _grow(build, fallback_neurons: int, fallback, clean) -> list[LayerBlock]:
     """Automatic width for one layer: start at the error model's width and double the shared
-    neurons until the stage reads every wire right on the held-out samples; exact gadgets as
-    soon as the superposed stage would cost as much as they do."""
-    fallback.stats["kind"] = "compute"
+    neurons until the stage reads every wire right on the held-out samples; exact gadgets
+    (``fallback()``, ``fallback_neurons`` of them) as soon as the superposed stage would cost
+    as much as they do."""
+
+    def exact() -> list[LayerBlock]:
+        block = fallback()
+        block.stats["kind"] = "compute"
+        return [block]
+
     width = None
     while True:
         stage = build(width)
-        if sum(b.neurons for b in stage) >= fallback.neurons:
-            return [fallback]
+        if sum(b.neurons for b in stage) >= fallback_neurons:
+            return exact()
         if clean(stage):
             return stage
         shared = sum(
             g["neurons"] for g in stage[0].stats.get("groups", []) if g["strategy"] != "dedicated"
         )
         if shared == 0:
-            return [fallback]
+            return exact()
         width = 2 * shared
 
 
 class _Calibration:
     """Runs the blocks built so far on held-out sparse samples, in feature space, so that with
     an automatic width a superposed layer that misreads any wire on them is replaced by exact
-    gadgets (the hybrid's safety net). Only for automatic widths: a forced width is kept."""
+    gadgets (the hybrid's safety net). Only for automatic widths: a forced width is kept.
+
+    Activations are kept sparse (signals x samples CSR, :mod:`sparse_forward`), with the
+    values of the dense float64 computation."""
 
     def __init__(self, layered, config, features, embed, levels, blocks) -> None:
         from circuit2mlp.codegen.activity import activity_samples, level_values
-        from circuit2mlp.simulate import unpack_bits
 
         self.active = config.width is None
+        self._last: tuple[list[LayerBlock], sp.csr_matrix | None] = ([], None)
         if not self.active:
             return
         rng = np.random.default_rng([config.seed, 1])
@@ -151,20 +176,32 @@ class _Calibration:
         widest = max([m, *(len(layer) for layer in layered.layers)])
         per_k = 1024 if 8 * widest * (s + 1) * 1024 <= CALIBRATION_BYTES else 256
         x = activity_samples(m, s, EXHAUSTIVE if everything <= EXHAUSTIVE else per_k, rng)
-        n = x.shape[0]
-        self.truth = [
-            unpack_bits(rows, n).T ^ level.flip[:, None]
-            for rows, level in zip(level_values(layered, x), levels, strict=True)
-        ]
-        h0 = np.asarray(embed, dtype=np.float64) @ x.T.astype(np.float64)
-        self.f = features.readout.astype(np.float64) @ h0 + features.bias[:, None]
+        self.samples = x.shape[0]
+        self.values = level_values(layered, x)  # packed, true polarity
+        self.flips = [level.flip for level in levels]
+        self._truth: dict[int, np.ndarray] = {}
+        if sp.issparse(embed):
+            h0 = sp.csr_matrix(embed, dtype=np.float64) @ sp.csr_matrix(x.T, dtype=np.float64)
+        else:
+            h0 = np.asarray(embed, dtype=np.float64) @ x.T.astype(np.float64)
+        self.f = affine(features.readout, features.bias, sp.csr_matrix(h0))
         self.advance(blocks)
 
+    def truth(self, level: int) -> np.ndarray:
+        """Sorted flat positions (feature * samples + sample) where ``level``'s stored values
+        are 1."""
+        if level not in self._truth:
+            from circuit2mlp.simulate import unpack_bits
+
+            stored = unpack_bits(self.values[level], self.samples).T ^ self.flips[level][:, None]
+            self._truth[level] = np.flatnonzero(stored)
+        return self._truth[level]
+
     @staticmethod
-    def _run(f: np.ndarray, blocks: list[LayerBlock]) -> np.ndarray:
+    def _run(f: sp.csr_matrix, blocks: list[LayerBlock]) -> sp.csr_matrix:
         for block in blocks:
-            h = np.maximum(block.weight.astype(np.float64) @ f + block.bias[:, None], 0)
-            f = block.features.readout.astype(np.float64) @ h + block.features.bias[:, None]
+            h = affine(block.weight, block.bias, f, relu=True)
+            f = affine(block.features.readout, block.features.bias, h)
         return f
 
     def clean(self, blocks: list[LayerBlock], level: int) -> bool:
@@ -174,14 +211,23 @@ class _Calibration:
         samples is often wrong on the next ten thousand, and its error propagates, so an inner
         superposed layer must read clean with room to spare or it gives way to exact gadgets."""
         f = self._run(self.f, blocks)
-        if level == len(self.truth) - 1:
-            return bool(np.array_equal(f > 0.5, self.truth[level]))
-        return bool(np.all(np.abs(f - self.truth[level]) <= CALIBRATION_SLACK))
+        self._last = (blocks, f)
+        if level == len(self.values) - 1:
+            return bool(np.array_equal(positives(f), self.truth(level)))
+        return within(f, self.truth(level), CALIBRATION_SLACK)
 
     def advance(self, blocks: list[LayerBlock]) -> None:
-        """Accept blocks: later checks start from their output."""
+        """Accept blocks: later checks start from their output (computed once: the blocks
+        just checked are usually the ones accepted)."""
         if self.active:
-            self.f = self._run(self.f, blocks)
+            last, f = self._last
+            same = (
+                f is not None
+                and len(last) == len(blocks)
+                and all(a is b for a, b in zip(last, blocks, strict=True))
+            )
+            self.f = f if same else self._run(self.f, blocks)
+            self._last = ([], None)
 
 
 def _unflipped(level: LevelActivity) -> LevelActivity:
@@ -192,7 +238,10 @@ def _unflipped(level: LevelActivity) -> LevelActivity:
 def _all_dedicated(gates, level: LevelActivity, out_flip: np.ndarray, options) -> LayerBlock:
     """The layer with every gate on its own exact gadget (stored polarities respected)."""
     everything_dense = dataclasses.replace(level, frequency=np.ones_like(level.frequency))
-    return computation_block(gates, everything_dense, out_flip, options, np.random.default_rng(0))
+    terms = layer_terms(gates, everything_dense, out_flip)
+    return computation_block(
+        gates, everything_dense, out_flip, options, np.random.default_rng(0), terms
+    )
 
 
 __all__ = ["DTYPE", "build_blocks", "exact_block"]

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.design import CENTER, MAX_READ, GroupDesign, design_group, neurons_for
-from circuit2mlp.codegen.exact import gadget_neurons, gate_gadget
+from circuit2mlp.codegen.exact import op_gadget, op_gadget_neurons
 from circuit2mlp.codegen.polynomial import gate_polynomial
 from circuit2mlp.codegen.wiring import Wiring, dedicated_wiring, feature_centric, gate_centric
 from circuit2mlp.ir import Gate, symmetric_form
@@ -75,24 +75,250 @@ class _Group:
     wiring: Wiring | None = None
 
 
-def _dedicated_rows(
-    gate: Gate,
-    col: dict[str, int],
-    flips: np.ndarray,
-    flip_out: bool,
-    first_neuron: int,
-) -> tuple[list[tuple[int, int, float]], list[float], list[tuple[int, float]], float]:
-    """The exact gadget of a gate reading stored features: weight entries (neuron, feature,
-    value), neuron biases, read-off entries (neuron, coef) and the read-off constant."""
-    stored = [bool(flips[col[s]]) for s in gate.fanin]
-    gadget = gadget_neurons(gate, stored, flip_out)
-    entries = [
-        (first_neuron + j, col[s], w)
-        for j, row in enumerate(gadget.weights)
-        for s, w in zip(gate.fanin, row, strict=True)
-    ]
-    readout = [(first_neuron + j, c) for j, c in enumerate(gadget.coefs)]
-    return entries, list(gadget.biases), readout, gadget.const
+@dataclass
+class LayerTerms:
+    """A layer's gates as polynomials over the stored features of the level below: what every
+    width of the layer shares, so it is worked out once (:func:`layer_terms`).
+
+    ``terms[q]`` = (gate, monomial id, coefficient) arrays, in gate order and, within a gate,
+    in its polynomial's order; ``monomials[q]`` (M_q, q) sorted feature indices, numbered by
+    first appearance in that order. ``dedicated`` lists (ascending) the gates computed by
+    their exact gadget; ``consts`` holds the other gates' constant terms."""
+
+    n_gates: int
+    ops: tuple[str, ...]  # distinct ops; ``op_index`` indexes into it
+    op_index: np.ndarray  # (G,) int
+    arity: np.ndarray  # (G,) int
+    fanin: np.ndarray  # (sum arity,) int64 feature indices, gate after gate
+    literal: np.ndarray  # (sum arity,) bool: the gate reads that input negated (literal cube)
+    consts: np.ndarray  # (G,) float64
+    dedicated: np.ndarray  # int64 gate indices
+    monomials: dict[int, np.ndarray]
+    terms: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+    def fanin_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
+        """(len(gates), a) fan-in features of gates that all have arity a."""
+        return self.fanin[self._slots(gates, a)]
+
+    def literal_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
+        """(len(gates), a) negated-literal flags of gates that all have arity a."""
+        return self.literal[self._slots(gates, a)]
+
+    def _slots(self, gates: np.ndarray, a: int) -> np.ndarray:
+        starts = np.concatenate([[0], np.cumsum(self.arity)])[gates]
+        return starts[:, None] + np.arange(a)
+
+
+def layer_terms(
+    gates: Sequence[Gate],
+    level: LevelActivity,
+    out_flip: np.ndarray,
+    all_dedicated: bool = False,
+    prefer_gadgets: bool = False,
+) -> LayerTerms:
+    """Rewrite every gate as its polynomial over stored features; gates reading a dense
+    feature (all of them with ``all_dedicated``) or with a monomial of degree above
+    :data:`MAX_DEGREE` are marked dedicated, and with ``prefer_gadgets`` so is every gate
+    whose exact gadget is no dearer than its degree-1 terms (:func:`_prefer_gadgets`). Gates
+    sharing (op, effective input polarities, output polarity) share a polynomial, so the work
+    is per such class, not per gate. A literal cube is its symmetric form (AND/NAND) with the
+    negated inputs' polarities flipped."""
+    col = {name: i for i, name in enumerate(level.names)}
+    n_in = len(level.names)
+    n_gates = len(gates)
+    forms = [symmetric_form(g) for g in gates]
+    ops = tuple(sorted({op for op, _ in forms}))
+    op_id = {op: i for i, op in enumerate(ops)}
+    op_index = np.fromiter((op_id[op] for op, _ in forms), dtype=np.int64, count=n_gates)
+    arity = np.fromiter((len(g.fanin) for g in gates), dtype=np.int64, count=n_gates)
+    fanin = np.fromiter(
+        (col[s] for g in gates for s in g.fanin), dtype=np.int64, count=int(arity.sum())
+    )
+    literal = np.fromiter(
+        (n for _, negs in forms for n in negs), dtype=bool, count=int(arity.sum())
+    )
+    terms = LayerTerms(
+        n_gates,
+        ops,
+        op_index,
+        arity,
+        fanin,
+        literal,
+        np.zeros(n_gates),
+        np.zeros(0, int),
+        {},
+        {},
+    )
+    dense = np.ones(n_in, dtype=bool) if all_dedicated else level.dense()
+    flips = np.asarray(level.flip, dtype=bool)
+    out_flip = np.asarray(out_flip, dtype=bool)
+    dedicated = [np.zeros(0, dtype=np.int64)]
+    t_gate, t_pos, t_coef, t_feats = [], [], [], []
+    for a in np.unique(arity).tolist():
+        gi = np.flatnonzero(arity == a)
+        rows = terms.fanin_rows(gi, a)
+        is_dense = dense[rows].any(axis=1) if a else np.zeros(gi.size, dtype=bool)
+        dedicated.append(gi[is_dense])
+        gi, rows = gi[~is_dense], rows[~is_dense]
+        effective = flips[rows] ^ terms.literal_rows(gi, a)
+        bits = effective.astype(np.int64) << np.arange(1, a + 1)
+        code = (op_index[gi] << (a + 1)) | bits.sum(axis=1) | out_flip[gi]
+        for c in np.unique(code).tolist():
+            sel = code == c
+            g_sel, r_sel = gi[sel], rows[sel]
+            in_flips = tuple(bool(c >> (i + 1) & 1) for i in range(a))
+            poly = gate_polynomial(ops[c >> (a + 1)], in_flips, bool(c & 1))
+            if any(len(mono) > MAX_DEGREE for mono, _ in poly):
+                dedicated.append(g_sel)
+                continue
+            for j, (mono, coef) in enumerate(poly):
+                if not mono:
+                    terms.consts[g_sel] += coef
+                    continue
+                feats = np.full((g_sel.size, MAX_DEGREE), n_in, dtype=np.int64)
+                feats[:, : len(mono)] = r_sel[:, list(mono)]
+                t_gate.append(g_sel)
+                t_pos.append(np.full(g_sel.size, j, dtype=np.int64))
+                t_coef.append(np.full(g_sel.size, float(coef)))
+                t_feats.append(feats)
+    terms.dedicated = np.sort(np.concatenate(dedicated))
+    if not t_gate:
+        return terms
+    gate_of = np.concatenate(t_gate)
+    order = np.lexsort((np.concatenate(t_pos), gate_of))  # by gate, then by term
+    gate_of = gate_of[order]
+    coef = np.concatenate(t_coef)[order]
+    feats = np.sort(np.concatenate(t_feats)[order], axis=1)
+    # A feature read twice counts once in a monomial (x AND x = x): drop repeats.
+    repeat = np.zeros_like(feats, dtype=bool)
+    repeat[:, 1:] = feats[:, 1:] == feats[:, :-1]
+    if repeat.any():
+        feats[repeat] = n_in
+        feats.sort(axis=1)
+    degree = (feats < n_in).sum(axis=1)
+    for q in range(1, MAX_DEGREE + 1):
+        at = np.flatnonzero(degree == q)
+        if at.size == 0:
+            continue
+        keys = feats[at, :q]
+        if float(n_in + 1) ** q < 2.0**62:
+            flat = np.zeros(at.size, dtype=np.int64)
+            for column in keys.T:
+                flat = flat * (n_in + 1) + column
+            _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+        else:
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        rank = np.empty(first.size, dtype=np.int64)
+        by_appearance = np.argsort(first, kind="stable")
+        rank[by_appearance] = np.arange(first.size)
+        terms.monomials[q] = keys[first[by_appearance]]
+        terms.terms[q] = (gate_of[at], rank[inverse.ravel()], coef[at])
+    if prefer_gadgets:
+        _prefer_gadgets(terms)
+    return terms
+
+
+def _prefer_gadgets(terms: LayerTerms) -> None:
+    """Move to the dedicated gates every gate whose exact gadget costs no more neurons than
+    its share of the dedicated degree-1 neurons it would need superposed.
+
+    A degree-1 term (OR = a + b - ab, AND(a, NOT b) = a - ab) fires whenever its one input
+    does, so it cannot share neurons without leaking into other read-offs; superposed it costs
+    a dedicated neuron, split among the gates of the layer that read the same feature linearly.
+    When a gate's gadget is no dearer (one neuron for AND/OR of literals, two for XOR), the
+    gadget is also *exact* and needs no AND neurons: only coincidence gates (no degree-1 term)
+    stay superposed. Monomials no gate needs any more are dropped; the rest keep their order.
+    """
+    if 1 not in terms.terms:
+        return
+    g1, m1, _ = terms.terms[1]
+    feature = terms.monomials[1][m1, 0]
+    uses = np.bincount(feature)
+    share = np.bincount(g1, weights=1.0 / uses[feature], minlength=terms.n_gates)
+    cost = np.zeros(terms.n_gates)
+    for o, a in set(zip(terms.op_index.tolist(), terms.arity.tolist(), strict=True)):
+        at = (terms.op_index == o) & (terms.arity == a)
+        cost[at] = op_gadget(terms.ops[o], a).neurons
+    move = (share > 0) & (cost <= share + 1e-9)
+    if not move.any():
+        return
+    terms.consts[move] = 0.0
+    terms.dedicated = np.union1d(terms.dedicated, np.flatnonzero(move))
+    for q in list(terms.terms):
+        gate, mono, coef = terms.terms[q]
+        keep = ~move[gate]
+        gate, mono, coef = gate[keep], mono[keep], coef[keep]
+        if gate.size == 0:
+            del terms.terms[q], terms.monomials[q]
+            continue
+        used, first, inverse = np.unique(mono, return_index=True, return_inverse=True)
+        rank = np.empty(used.size, dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(used.size)
+        terms.monomials[q] = terms.monomials[q][used[np.argsort(first, kind="stable")]]
+        terms.terms[q] = (gate, rank[inverse.ravel()], coef)
+
+
+def exact_neurons_of(terms: LayerTerms, gates: np.ndarray | None = None) -> int:
+    """Neurons the exact gadgets of these gates (default: all) take."""
+    gates = np.arange(terms.n_gates) if gates is None else gates
+    pairs, counts = np.unique(
+        np.stack([terms.op_index[gates], terms.arity[gates]]), axis=1, return_counts=True
+    )
+    return sum(
+        op_gadget(terms.ops[o], a).neurons * int(n)
+        for (o, a), n in zip(pairs.T.tolist(), counts.tolist(), strict=True)
+    )
+
+
+def _dedicated_parts(
+    terms: LayerTerms, flips: np.ndarray, out_flip: np.ndarray, first_neuron: int
+) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The exact gadgets of the dedicated gates, reading stored features, on neurons from
+    ``first_neuron`` on (gate after gate): weight (neurons, F), biases, read-off entries
+    (gate, neuron, coef) and read-off constants per dedicated gate."""
+    gates = terms.dedicated
+    n_in = flips.shape[0]
+    ops, arity = terms.op_index[gates], terms.arity[gates]
+    per_gate = np.zeros(gates.size, dtype=np.int64)
+    gadgets = {}
+    for o, a in set(zip(ops.tolist(), arity.tolist(), strict=True)):
+        gadgets[o, a] = op_gadget_neurons(terms.ops[o], a)
+        per_gate[(ops == o) & (arity == a)] = len(gadgets[o, a].biases)
+    start = np.concatenate([[0], np.cumsum(per_gate)])
+    biases = np.zeros(int(start[-1]))
+    consts = np.zeros(gates.size)
+    w_rows, w_cols, w_vals, r_gate, r_neuron, r_coef = [], [], [], [], [], []
+    for (o, a), gadget in sorted(gadgets.items()):
+        at = np.flatnonzero((ops == o) & (arity == a))
+        base = np.asarray(gadget.weights, dtype=np.float64).reshape(-1, a)  # (n_j, a)
+        n_j = base.shape[0]
+        rows = terms.fanin_rows(gates[at], a)
+        # An input negated by its storage or by the gate's literal (not both) enters as 1 - x.
+        negated = flips[rows] ^ terms.literal_rows(gates[at], a)
+        weights = base[None] * np.where(negated, -1.0, 1.0)[:, None, :]  # (n, n_j, a)
+        neuron = start[at][:, None] + np.arange(n_j)  # (n, n_j), local numbering
+        biases[neuron] = np.asarray(gadget.biases) + negated.astype(np.float64) @ base.T
+        w_rows.append(np.repeat(neuron.ravel(), a))
+        w_cols.append(np.broadcast_to(rows[:, None, :], weights.shape).ravel())
+        w_vals.append(weights.ravel())
+        flip = out_flip[gates[at]]
+        coefs = np.asarray(gadget.coefs)
+        r_gate.append(np.repeat(gates[at], n_j))
+        r_neuron.append((neuron + first_neuron).ravel())
+        r_coef.append(np.where(flip[:, None], -coefs, coefs).ravel())
+        consts[at] = np.where(flip, 1.0 - gadget.const, gadget.const)
+    n_ded = int(start[-1])
+    if w_rows:
+        weight = sp.csr_matrix(
+            (np.concatenate(w_vals), (np.concatenate(w_rows), np.concatenate(w_cols))),
+            shape=(n_ded, n_in),
+            dtype=np.float64,
+        )
+        readout = (np.concatenate(r_gate), np.concatenate(r_neuron), np.concatenate(r_coef))
+    else:
+        weight = sp.csr_matrix((n_ded, n_in), dtype=np.float64)
+        readout = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    return weight, biases, readout, consts
 
 
 def computation_block(
@@ -101,48 +327,16 @@ def computation_block(
     out_flip: np.ndarray,
     options: SuperposeOptions,
     rng: np.random.Generator,
+    terms: LayerTerms | None = None,
 ) -> LayerBlock:
-    """One superposed layer computing ``gates`` from the features of ``level``."""
-    col = {name: i for i, name in enumerate(level.names)}
+    """One superposed layer computing ``gates`` from the features of ``level`` (``terms``:
+    :func:`layer_terms` of the same, when already worked out)."""
+    if terms is None:
+        terms = layer_terms(gates, level, out_flip)
     n_in = len(level.names)
-    dense = level.dense()
-    monomial_ids: list[dict[tuple[int, ...], int]] = [{} for _ in range(MAX_DEGREE + 1)]
-    terms: list[tuple[int, int, int, float]] = []  # (gate, degree, monomial id, coef)
-    consts = np.zeros(len(gates), dtype=np.float64)
-    dedicated: list[int] = []
-    polys: dict[int, tuple[list[int], tuple[tuple[tuple[int, ...], int], ...]]] = {}
-    for g, gate in enumerate(gates):
-        fanin = [col[s] for s in gate.fanin]
-        if any(dense[f] for f in fanin):
-            dedicated.append(g)
-            continue
-        op, literal = symmetric_form(gate)
-        poly = gate_polynomial(
-            op,
-            tuple(bool(level.flip[f]) != n for f, n in zip(fanin, literal, strict=True)),
-            bool(out_flip[g]),
-        )
-        if any(len(mono) > MAX_DEGREE for mono, _ in poly):
-            dedicated.append(g)
-            continue
-        polys[g] = fanin, poly
-    if options.dedicated_linear:
-        polys = _gadgets_where_cheaper(gates, polys, dedicated)
-    for g, (fanin, poly) in polys.items():
-        for mono, c in poly:
-            if not mono:
-                consts[g] += c
-                continue
-            key = tuple(sorted({fanin[i] for i in mono}))
-            ids = monomial_ids[len(key)]
-            terms.append((g, len(key), ids.setdefault(key, len(ids)), float(c)))
-    dedicated.sort()
-
-    groups = [
-        _Group(q, np.array(list(monomial_ids[q]), dtype=np.int64).reshape(-1, q))
-        for q in range(1, MAX_DEGREE + 1)
-        if monomial_ids[q]
-    ]
+    consts = terms.consts.copy()
+    dedicated = terms.dedicated
+    groups = [_Group(q, terms.monomials[q]) for q in sorted(terms.monomials)]
     widths = _group_widths(groups, level, options)
     active_other = _active_other(level)
     blocks_w, blocks_b, readouts, group_stats = [], [], {}, []
@@ -173,13 +367,14 @@ def computation_block(
         blocks_b.append(np.full(width, -(group.q - 1) - margin, dtype=np.float64))
         counts = np.diff(cover.indptr).astype(np.float64)
         scale = np.divide(1.0, counts * (1 - margin), out=np.zeros_like(counts), where=counts > 0)
-        readout = sp.diags(scale) @ cover  # (M, D): mean of covering neurons
         shift = np.zeros(len(group.monomials))
         if options.center:
             shift = options.center_fraction * _expected_interference(
                 reads, cover, counts, group.monomials, level
             )
-        readouts[group.q] = (readout.tocsr(), shift, offset)
+        # Monomial g is read off as scale[g] * (its covering neurons): the mean.
+        readouts[group.q] = (cover, scale, shift, offset)
+        group.wiring = None
         group_stats.append(
             {
                 "degree": group.q,
@@ -197,57 +392,36 @@ def computation_block(
     superposed_neurons = offset
 
     # Dedicated gadgets after the superposed neurons.
-    d_entries, d_biases, d_readout = [], [], []
-    for g in dedicated:
-        e, b, r, c = _dedicated_rows(
-            gates[g],
-            col,
-            level.flip,
-            bool(out_flip[g]),
-            offset + len(d_biases),
-        )
-        d_entries += e
-        d_biases += b
-        d_readout += [(g, n, v) for n, v in r]
-        consts[g] += c
-    total = offset + len(d_biases)
-
-    weight = sp.vstack(
-        [*blocks_w, _coo((len(d_biases), n_in), [(n - offset, f, v) for n, f, v in d_entries])],
-        format="csr",
+    d_weight, d_biases, d_readout, d_consts = _dedicated_parts(
+        terms, np.asarray(level.flip, dtype=bool), np.asarray(out_flip, dtype=bool), offset
     )
-    bias = np.concatenate([*blocks_b, np.asarray(d_biases, dtype=np.float64)])
+    consts[dedicated] += d_consts
+    total = offset + d_biases.size
+
+    weight = sp.vstack([*blocks_w, d_weight], format="csr")
+    bias = np.concatenate([*blocks_b, d_biases])
 
     # Gate read-offs: sum of coef * monomial read-off, plus constants and centring shifts.
-    rows, cols, vals = [], [], []
-    for q, (readout, shift, start) in readouts.items():
-        sel = [(g, i, c) for g, qq, i, c in terms if qq == q]
-        if not sel:
-            continue
-        gi, mi, ci = (np.array(x) for x in zip(*sel, strict=True))
-        coef = sp.csr_matrix((ci, (gi, mi)), shape=(len(gates), readout.shape[0]))
-        part = (coef @ readout).tocoo()
-        rows.append(part.row)
-        cols.append(part.col + start)
-        vals.append(part.data)
+    parts = []
+    for q, (cover, scale, shift, start) in readouts.items():
+        gi, mi, ci = terms.terms[q]
+        coef = sp.csr_matrix((ci, (gi, mi)), shape=(len(gates), cover.shape[0]))
+        parts.append((start, _gate_readout_part(coef, cover, scale)))
         consts -= coef @ shift
-    for g, n, v in d_readout:
-        rows.append(np.array([g]))
-        cols.append(np.array([n]))
-        vals.append(np.array([v]))
-    gate_readout = sp.csr_matrix(
+    d_gate, d_neuron, d_coef = d_readout
+    parts.append(
         (
-            np.concatenate(vals) if vals else np.zeros(0),
-            (
-                np.concatenate(rows) if rows else np.zeros(0, int),
-                np.concatenate(cols) if cols else np.zeros(0, int),
+            offset,
+            sp.csr_matrix(
+                (d_coef, (d_gate, d_neuron - offset)),
+                shape=(len(gates), total - offset),
+                dtype=DTYPE,
             ),
-        ),
-        shape=(len(gates), total),
-        dtype=DTYPE,
+        )
     )
+    gate_readout = _side_by_side(parts, len(gates), total)
     features = FeatureMap(tuple(g.name for g in gates), gate_readout, consts.astype(DTYPE))
-    carries = sum(1 for g in gates if g.op == "BUF")
+    carries = int((terms.op_index == terms.ops.index("BUF")).sum()) if "BUF" in terms.ops else 0
     stats = {
         "gates": len(gates) - carries,
         "carries": carries,
@@ -261,50 +435,78 @@ def computation_block(
     return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
 
 
-def _gadgets_where_cheaper(
-    gates: Sequence[Gate],
-    polys: dict[int, tuple[list[int], tuple[tuple[tuple[int, ...], int], ...]]],
-    dedicated: list[int],
-) -> dict[int, tuple[list[int], tuple[tuple[tuple[int, ...], int], ...]]]:
-    """Move to ``dedicated`` every gate whose exact gadget costs no more neurons than its
-    share of the dedicated degree-1 neurons it would need superposed.
+def _gate_readout_part(
+    coef: sp.csr_matrix, cover: sp.csr_matrix, scale: np.ndarray
+) -> sp.csr_matrix:
+    """(G, D) float32 ``coef @ diag(scale) @ cover``: each gate's combination of its monomials'
+    read-offs. A gate with one monomial of this degree (the usual case) just copies that
+    monomial's cover row with value ``coef * scale``, the same number the product gives,
+    without building the float64 product of a 10^7-entry matrix."""
+    per_gate = np.diff(coef.indptr)
+    if per_gate.max(initial=0) > 1:
+        readout = (sp.diags(scale) @ cover).tocsr()
+        return sp.csr_matrix(coef @ readout, dtype=DTYPE)
+    gates = np.flatnonzero(per_gate)
+    mono = coef.indices[coef.indptr[gates]]
+    value = coef.data[coef.indptr[gates]] * scale[mono]
+    rows = cover[mono]
+    lengths = np.diff(rows.indptr)
+    indptr = np.zeros(coef.shape[0] + 1, dtype=np.int64)
+    indptr[gates + 1] = lengths
+    np.cumsum(indptr, out=indptr)
+    data = np.repeat(value.astype(DTYPE), lengths)
+    keep = data != 0  # the product stores no zeros
+    part = sp.csr_matrix((data, rows.indices, indptr), shape=(coef.shape[0], cover.shape[1]))
+    if not keep.all():
+        part.eliminate_zeros()
+    return part
 
-    A degree-1 term (OR = a + b - ab, AND(a, NOT b) = a - ab) fires whenever its one input
-    does, so it cannot share neurons without leaking into other read-offs; superposed it costs
-    a dedicated neuron, split among the gates of the layer that read the same feature linearly.
-    When a gate's gadget is no dearer (one neuron for AND/OR of literals, two for XOR), the
-    gadget is also *exact* and needs no AND neurons: only coincidence gates (no degree-1
-    term) stay superposed. Returns the polynomials of the gates that stay.
-    """
-    uses: dict[int, int] = {}
-    for fanin, poly in polys.values():
-        for mono, _ in poly:
-            if len(mono) == 1:
-                uses[fanin[mono[0]]] = uses.get(fanin[mono[0]], 0) + 1
-    kept = {}
-    for g, (fanin, poly) in polys.items():
-        share = sum(1.0 / uses[fanin[m[0]]] for m, _ in poly if len(m) == 1)
-        if share and gate_gadget(gates[g]).neurons <= share + 1e-9:
-            dedicated.append(g)
-        else:
-            kept[g] = fanin, poly
-    return kept
+
+def _side_by_side(parts: list[tuple[int, sp.csr_matrix]], rows: int, cols: int) -> sp.csr_matrix:
+    """Canonical float32 CSR (rows, cols) of blocks placed at column offsets (ascending,
+    abutting)."""
+    blocks = [m for _, m in parts if m.shape[1]]
+    if not blocks:
+        return sp.csr_matrix((rows, cols), dtype=DTYPE)
+    out = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+    out = sp.csr_matrix(out, dtype=DTYPE)
+    assert out.shape == (rows, cols)
+    out.sum_duplicates()
+    return out
 
 
 def limit_cover(cover: sp.csr_matrix, most: int, rng: np.random.Generator) -> sp.csr_matrix:
     """Keep at most ``most`` random covering neurons per monomial: beyond a few dozen, more
-    neurons barely reduce the read-off's variance but grow the read-off matrix."""
+    neurons barely reduce the read-off's variance but grow the read-off matrix.
+
+    Each entry gets the key ``row + U(0, 1)`` and a row keeps its ``most`` smallest keys (ties
+    by position, as a stable sort of all keys would): rows are partitioned one length at a
+    time, never sorted as a whole."""
     counts = np.diff(cover.indptr)
     if counts.size == 0 or counts.max() <= most:
         return cover
-    keys = rng.random(cover.nnz) + np.repeat(np.arange(counts.size), counts)
-    order = np.argsort(keys, kind="stable")  # random order within each row, rows in order
-    rank = np.arange(cover.nnz) - np.repeat(cover.indptr[:-1], counts)
-    keep = order[rank < most]
-    rows = np.repeat(np.arange(counts.size), counts)[keep]
-    return sp.csr_matrix(
-        (cover.data[keep], (rows, cover.indices[keep])), shape=cover.shape, dtype=cover.dtype
+    noise = rng.random(cover.nnz)
+    keep = np.ones(cover.nnz, dtype=bool)
+    over = np.flatnonzero(counts > most)
+    for length in np.unique(counts[over]):
+        rows = over[counts[over] == length]
+        step = max(1, (1 << 22) // int(length))
+        for start in range(0, rows.size, step):
+            part = rows[start : start + step]
+            pos = cover.indptr[part][:, None] + np.arange(length)
+            keys = noise[pos] + part[:, None].astype(np.float64)
+            cut = np.partition(keys, most - 1, axis=1)[:, most - 1 : most]  # most-th smallest
+            below = keys < cut
+            tied = keys == cut  # ties (keys are rounded) go by position, as a stable sort's
+            room = most - below.sum(axis=1, keepdims=True)
+            keep[pos[~(below | (tied & (np.cumsum(tied, axis=1) <= room)))]] = False
+    indptr = np.zeros(counts.size + 1, dtype=cover.indptr.dtype)
+    np.cumsum(np.minimum(counts, most), out=indptr[1:])
+    limited = sp.csr_matrix(
+        (cover.data[keep], cover.indices[keep], indptr), shape=cover.shape, dtype=cover.dtype
     )
+    limited.sum_duplicates()  # canonical: columns in order
+    return limited
 
 
 def _coo(shape: tuple[int, int], entries: list[tuple[int, int, float]]) -> sp.csr_matrix:

@@ -175,14 +175,17 @@ def feature_centric(
     reads = sp.csr_matrix(
         (reads.data, used[reads.indices], reads.indptr), shape=(neurons, n_features)
     )
-    cover = covering(reads, monomials)
+    cover = None
     if balanced:
         need = max(MIN_COVER, math.ceil(k / 2))
-        counts = np.diff(cover.indptr)
+        counts, cover = cover_counts(reads, monomials)
         short = np.flatnonzero(counts < need)
         if short.size:
-            reads = _top_up(reads, monomials[short], need - counts[short], cover[short], rng)
-            cover = covering(reads, monomials)
+            have = covering(reads, monomials[short]) if cover is None else cover[short]
+            reads = _top_up(reads, monomials[short], need - counts[short], have, rng)
+            cover = None
+    if cover is None:
+        cover = covering(reads, monomials)
     return Wiring(reads.astype(np.float32), cover, "feature", float(neurons * p**q))
 
 
@@ -221,9 +224,23 @@ def dedicated_wiring(monomials: np.ndarray, n_features: int) -> Wiring:
 
 
 def covering(reads: sp.csr_matrix, monomials: np.ndarray, chunk: int = 65536) -> sp.csr_matrix:
-    """(M, D) 0/1: neuron n covers monomial g when it reads all of g's features."""
+    """(M, D) 0/1: neuron n covers monomial g when it reads all of g's features.
+
+    Each row lists its neurons in *descending* order (the order scipy's sparse product gives,
+    which later random choices depend on). Two equivalent ways, whichever touches fewer
+    entries: the sparse product monomials x features x neurons (work ~ sum over monomials of
+    the neurons reading each of its features), or enumerating every q-subset of every
+    neuron's features and keeping those that are monomials (work ~ sum_n C(b_n, q)): the
+    latter wins by far for dense groups such as the U-AND, where a neuron's q-subsets are
+    nearly all monomials while the product visits every neuron of every feature."""
     m, q = monomials.shape
     n_features = reads.shape[1]
+    if m == 0:
+        return sp.csr_matrix((0, reads.shape[0]), dtype=np.float32)
+    if _enumeration_cheaper(reads, monomials):
+        cover = _covering_by_neuron(reads, monomials)
+        if cover is not None:
+            return cover
     by_feature = reads.T.tocsr().astype(np.float32)  # (F, D)
     parts = []
     for start in range(0, m, chunk):
@@ -232,6 +249,147 @@ def covering(reads: sp.csr_matrix, monomials: np.ndarray, chunk: int = 65536) ->
         hits.data = (hits.data >= q - 0.5).astype(np.float32)
         hits.eliminate_zeros()
         parts.append(hits)
-    if not parts:
-        return sp.csr_matrix((0, reads.shape[0]), dtype=np.float32)
     return sp.vstack(parts, format="csr")
+
+
+#: Monomial keys (mixed-radix numbers of their features) must fit in an int64.
+_KEY_LIMIT = 1 << 62
+#: A dense key -> monomial table is used up to this many keys (int32 each).
+_TABLE_LIMIT = 1 << 25
+
+
+def _subset_count(sizes: np.ndarray, q: int) -> int:
+    """sum_n C(sizes_n, q), exactly."""
+    values, counts = np.unique(sizes, return_counts=True)
+    return sum(math.comb(int(v), q) * int(c) for v, c in zip(values, counts, strict=True))
+
+
+def _enumeration_cheaper(reads: sp.csr_matrix, monomials: np.ndarray) -> bool:
+    """Whether enumerating the neurons' q-subsets touches fewer entries than the product."""
+    q = monomials.shape[1]
+    n_features = reads.shape[1]
+    if q < 2 or float(n_features) ** q >= _KEY_LIMIT:
+        return False
+    per_feature = np.bincount(reads.indices, minlength=n_features)  # neurons reading f
+    product = int(per_feature[monomials].sum())
+    return _subset_count(np.diff(reads.indptr), q) < product
+
+
+def monomial_keys(monomials: np.ndarray, n_features: int) -> np.ndarray:
+    """int64 key of each monomial (its sorted features as digits in base ``n_features``)."""
+    keys = np.zeros(monomials.shape[0], dtype=np.int64)
+    for column in np.sort(monomials, axis=1).T:
+        keys = keys * n_features + column
+    return keys
+
+
+def _subsets(size: int, q: int, cache: dict) -> np.ndarray:
+    """(C(size, q), q) positions of all q-subsets of range(size), in lexicographic order."""
+    if (size, q) not in cache:
+        import itertools
+
+        flat = np.fromiter(
+            itertools.chain.from_iterable(itertools.combinations(range(size), q)),
+            dtype=np.int32,
+            count=math.comb(size, q) * q,
+        )
+        cache[size, q] = flat.reshape(-1, q)
+    return cache[size, q]
+
+
+def _neuron_monomials(reads: sp.csr_matrix, monomials: np.ndarray):
+    """For every neuron, from the last to the first, the ids of the monomials it covers,
+    found by enumerating its q-subsets of features; None when a monomial is repeated."""
+    m, q = monomials.shape
+    n_features = reads.shape[1]
+    keys = monomial_keys(monomials, n_features)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    if np.any(sorted_keys[1:] == sorted_keys[:-1]):
+        return None  # a repeated monomial needs a row of its own: left to the product
+    table = None
+    if n_features**q <= _TABLE_LIMIT:
+        table = np.full(n_features**q, -1, dtype=np.int32)
+        table[keys] = np.arange(m, dtype=np.int32)
+    if not reads.has_canonical_format:
+        reads = reads.copy()
+        reads.sum_duplicates()
+
+    def ids_per_neuron():
+        cache: dict = {}
+        empty = np.zeros(0, dtype=np.int32)
+        for n in range(reads.shape[0] - 1, -1, -1):
+            feats = reads.indices[reads.indptr[n] : reads.indptr[n + 1]]
+            if feats.size < q:
+                yield n, empty
+                continue
+            subsets = feats[_subsets(feats.size, q, cache)].astype(np.int64)
+            key = subsets[:, 0]
+            for j in range(1, q):
+                key = key * n_features + subsets[:, j]
+            if table is not None:
+                ids = table[key]
+                ids = ids[ids >= 0]
+            else:
+                pos = np.minimum(np.searchsorted(sorted_keys, key), m - 1)
+                ids = order[pos[sorted_keys[pos] == key]]
+            yield n, ids.astype(np.int32, copy=False)
+
+    return ids_per_neuron()
+
+
+def _covering_by_neuron(reads: sp.csr_matrix, monomials: np.ndarray) -> sp.csr_matrix | None:
+    """:func:`covering` by enumerating each neuron's q-subsets of features (None when a
+    monomial is repeated)."""
+    m = monomials.shape[0]
+    neurons = reads.shape[0]
+    per_neuron = _neuron_monomials(reads, monomials)
+    if per_neuron is None:
+        return None
+    rows, counts = [], np.zeros(neurons, dtype=np.int64)
+    for n, ids in per_neuron:  # descending, so each monomial's list is too
+        rows.append(ids)
+        counts[neurons - 1 - n] = ids.size
+    # Neuron-major incidence (neurons reversed); its transpose lists every monomial's neurons
+    # in descending order.
+    flipped = sp.csr_matrix(
+        (
+            np.ones(int(counts.sum()), dtype=np.float32),
+            np.concatenate(rows),
+            np.concatenate([[0], np.cumsum(counts)]),
+        ),
+        shape=(neurons, m),
+    )
+    del rows
+    by_monomial = flipped.tocsc()
+    del flipped
+    indices = (neurons - 1 - by_monomial.indices).astype(by_monomial.indices.dtype)
+    return sp.csr_matrix(
+        (by_monomial.data, indices, by_monomial.indptr), shape=(m, neurons), dtype=np.float32
+    )
+
+
+def cover_counts(
+    reads: sp.csr_matrix, monomials: np.ndarray
+) -> tuple[np.ndarray, sp.csr_matrix | None]:
+    """How many neurons cover each monomial, and the cover itself when it had to be built
+    to count (None when counting by enumeration, which never materializes it)."""
+    m = monomials.shape[0]
+    per_neuron = None
+    if _enumeration_cheaper(reads, monomials):
+        per_neuron = _neuron_monomials(reads, monomials)
+    if per_neuron is None:
+        cover = covering(reads, monomials)
+        return np.diff(cover.indptr), cover
+    counts = np.zeros(m, dtype=np.int64)
+    batch: list[np.ndarray] = []
+    size = 0
+    for _, ids in per_neuron:
+        batch.append(ids)
+        size += ids.size
+        if size >= 1 << 24:
+            counts += np.bincount(np.concatenate(batch), minlength=m)
+            batch, size = [], 0
+    if batch:
+        counts += np.bincount(np.concatenate(batch), minlength=m)
+    return counts, None
