@@ -14,8 +14,10 @@ Two families:
   (31,125 to 1,000,405 gates), at a fixed width per m (``--uand-widths``; the default widths
   keep verify's sample error at s = 3 around 1%, see docs/performance.md);
 * ``random``: ``random_circuit(w, w, 10)``, random layered circuits of 10 layers of w gates
-  (w inputs), at the automatic width (the compiler's default: calibrated per layer on held-out
-  samples), w up to 10^5 (10^6 gates).
+  (w inputs), at the automatic width (the compiler's default: a *search*, compiling and
+  calibrating each layer at doubling widths on held-out samples), w up to 10^5 (10^6 gates);
+* ``random-fixed``: the same circuits at a fixed width (``--fixed-width``), one compile each:
+  the cost of the compiler itself.
 
 The growth exponent b of ``seconds ~ a * gates^b`` is the least-squares slope of log(seconds)
 against log(gates), fitted per family over compile seconds (without writing the file) and
@@ -38,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+FAMILIES = ("uand", "random", "random-fixed")
 OUT = ROOT / "docs" / "results"
 
 _CHILD = """
@@ -125,7 +128,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    for family, style in (("uand", "o-"), ("random", "s-")):
+    for family, style in zip(FAMILIES, ("o-", "s-", "^-"), strict=True):
         pts = [p for p in result["points"] if p["family"] == family]
         if not pts:
             continue
@@ -163,6 +166,12 @@ def main() -> None:
     parser.add_argument(
         "--random", default="1000,3000,10000,30000,100000", help="random circuit widths w"
     )
+    parser.add_argument(
+        "--random-fixed",
+        default="1000,3000,10000,30000,100000",
+        help="random circuit widths w compiled at a fixed width (no width search)",
+    )
+    parser.add_argument("--fixed-width", default="512", help="neurons per superposed layer")
     parser.add_argument("--out", type=Path, default=OUT / "compile_scaling.json")
     args = parser.parse_args()
     plan = []
@@ -178,6 +187,9 @@ def main() -> None:
         widths = args.uand_widths.split(",")
         plan += [("uand", m, w) for m, w in zip(ms, widths, strict=True)]
         plan += [("random", int(w), "auto") for w in args.random.split(",") if w]
+        plan += [
+            ("random-fixed", int(w), args.fixed_width) for w in args.random_fixed.split(",") if w
+        ]
     points = []
     with tempfile.TemporaryDirectory() as tmp:
         for family, size, width in plan:
@@ -194,7 +206,7 @@ def main() -> None:
             key: fit_exponent([p for p in points if p["family"] == family], key)
             for key in ("compile_seconds", "compile_and_write_seconds", "peak_rss_bytes")
         }
-        for family in ("uand", "random")
+        for family in FAMILIES
     }
     result = {
         "machine": {
