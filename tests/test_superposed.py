@@ -163,3 +163,18 @@ def test_verify_counts_blown_up_outputs_as_wrong():
     assert (stats.bit_errors, stats.sample_errors) == (2, 1)
     assert stats.max_error_on_0 == np.inf and stats.max_error_on_1 == np.inf
     assert stats.worst_margin == -np.inf
+
+
+def test_decoded_inputs_count_as_clean():
+    """The decode layer clamps inputs in superposition to exact 0/1 values, so the U-AND after
+    it gets the same design as on basis inputs; error control's fan-in bound is for read-offs
+    of superposed neurons only (bounding it here cost 25x the errors at m = 1000, d0 = 250)."""
+    from circuit2mlp.generate import uand_circuit
+
+    circuit = uand_circuit(120)
+    designs = []
+    for d0 in (None, 60):
+        _, report = compile_circuit(circuit, CompileConfig(width=1024, input_dim=d0, sparsity=3))
+        designs.append([(g["strategy"], g["k"]) for r in report.layers for g in r.get("groups", [])])
+    assert designs[0] == designs[1]
+    assert designs[0][0][0] == "feature"

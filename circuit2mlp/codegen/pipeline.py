@@ -78,7 +78,8 @@ def build_blocks(
     # Centring read-offs helps the final threshold, but inside the network a shifted feature
     # is summed over a neuron's many inputs, so the shifts would add up: only outputs get it.
     inner = dataclasses.replace(options, center=False)
-    noisy = bool(blocks)  # inputs in superposition arrive as noisy read-offs
+    # Read-offs of superposed neurons are noisy; the decode layer's clamped inputs are not.
+    noisy = any(b.stats.get("superposed_neurons") for b in blocks)
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
