@@ -175,6 +175,7 @@ def test_decoded_inputs_count_as_clean():
     designs = []
     for d0 in (None, 60):
         _, report = compile_circuit(circuit, CompileConfig(width=1024, input_dim=d0, sparsity=3))
-        designs.append([(g["strategy"], g["k"]) for r in report.layers for g in r.get("groups", [])])
+        groups = [g for r in report.layers for g in r.get("groups", [])]
+        designs.append([(g["strategy"], g["k"]) for g in groups])
     assert designs[0] == designs[1]
     assert designs[0][0][0] == "feature"
