@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from circuit2mlp.errors import CircuitError, SourceLoc
-from circuit2mlp.formats.text import check_text
+from circuit2mlp.formats.text import NotPlain, check_text, plain_or_none
 from circuit2mlp.ir import Circuit, CircuitBuilder, Gate
 from circuit2mlp.passes.normalize import paused_gc
 
@@ -151,61 +151,58 @@ def parse_bench(
     return reader.build()
 
 
-class _NotPlain(Exception):
-    """The file needs the full reader."""
-
-
 def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circuit | None:
     """What :class:`_BenchReader` makes of a valid ``text`` without DFFs and without the
     constant nets ``vdd``/``gnd``, else None: the same statements, the same checks and the
     same declarations in one loop, the gates handed to the builder in bulk."""
+    return plain_or_none(lambda found: _plain_circuit(text, path, found), warnings)
+
+
+def _plain_circuit(text: str, path: str | None, found: list[str]) -> Circuit:
+    """The loop of :func:`_read_plain`; raises NotPlain where the full reader must run."""
     builder = CircuitBuilder(Path(path).stem if path else "circuit", path)
     outputs: dict[str, int] = {}
     gates: list[Gate] = []
     ops: dict[str, str] = {}
     decl, assign = _DECL.fullmatch, _ASSIGN.fullmatch
-    try:
-        for number, raw in enumerate(text.split("\n"), 1):
-            if "#" in raw:
-                raw = raw.partition("#")[0]
-            line = raw.strip()
-            if not line:
-                continue
-            match = assign(line)
+    for number, raw in enumerate(text.split("\n"), 1):
+        if "#" in raw:
+            raw = raw.partition("#")[0]
+        line = raw.strip()
+        if not line:
+            continue
+        match = assign(line)
+        if match is None:
+            match = decl(line)
             if match is None:
-                match = decl(line)
-                if match is None:
-                    raise _NotPlain
-                if match.group(1).upper() == "INPUT":
-                    builder.add_input(match.group(2), number)
-                elif match.group(2) in outputs:
-                    raise _NotPlain
-                else:
-                    outputs[match.group(2)] = number
-                continue
-            name, kind, args = match.groups()
-            op = ops.get(kind)
-            if op is None:
-                op = _GATE_TYPES.get(kind.upper())
-                if op is None:
-                    raise _NotPlain
-                ops[kind] = op
-            if args.strip():
-                fanin = tuple(arg.strip() for arg in args.split(","))
-                if not all(fanin) or len(" ".join(fanin).split()) != len(fanin):
-                    raise _NotPlain  # an empty input, or one holding whitespace
+                raise NotPlain
+            if match.group(1).upper() == "INPUT":
+                builder.add_input(match.group(2), number)
+            elif match.group(2) in outputs:
+                raise NotPlain
             else:
-                fanin = ()
-            gates.append(Gate(name, op, fanin, None, SourceLoc(path, number)))
-        if not _CONSTANT_NETS.keys().isdisjoint(set().union(outputs, *(g.fanin for g in gates))):
-            raise _NotPlain  # vdd or gnd read: the full reader knows the convention
-        builder.add_gates(gates)
-        builder.add_outputs((name, name, line) for name, line in outputs.items())
-        circuit = builder.build()
-    except (_NotPlain, CircuitError):
-        return None
-    if warnings is not None:
-        warnings.extend(builder.warnings)
+                outputs[match.group(2)] = number
+            continue
+        name, kind, args = match.groups()
+        op = ops.get(kind)
+        if op is None:
+            op = _GATE_TYPES.get(kind.upper())
+            if op is None:
+                raise NotPlain
+            ops[kind] = op
+        if args.strip():
+            fanin = tuple(arg.strip() for arg in args.split(","))
+            if not all(fanin) or len(" ".join(fanin).split()) != len(fanin):
+                raise NotPlain  # an empty input, or one holding whitespace
+        else:
+            fanin = ()
+        gates.append(Gate(name, op, fanin, None, SourceLoc(path, number)))
+    if not _CONSTANT_NETS.keys().isdisjoint(set().union(outputs, *(g.fanin for g in gates))):
+        raise NotPlain  # vdd or gnd read: the full reader knows the convention
+    builder.add_gates(gates)
+    builder.add_outputs((name, name, line) for name, line in outputs.items())
+    circuit = builder.build()
+    found.extend(builder.warnings)
     return circuit
 
 

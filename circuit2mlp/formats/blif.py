@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from circuit2mlp.errors import CircuitError, SourceLoc
-from circuit2mlp.formats.text import check_text
+from circuit2mlp.formats.text import NotPlain, check_text, plain_or_none
 from circuit2mlp.ir import Circuit, CircuitBuilder, Cover, Gate, op_profile
 from circuit2mlp.passes.normalize import paused_gc
 
@@ -328,10 +328,6 @@ def parse_blif(
     return reader.build()
 
 
-class _NotPlain(Exception):
-    """The file needs the full reader: another directive, or something wrong."""
-
-
 def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circuit | None:
     """What :class:`_BlifReader` makes of ``text`` when the file is valid and uses only
     ``.model .inputs .outputs .names .end``, else None.
@@ -341,8 +337,13 @@ def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circ
     CircuitBuilder in bulk; equal covers share one Cover object. It gives up, rather than
     reporting, on anything unusual or wrong.
     """
+    return plain_or_none(lambda found: _plain_circuit(text, path, found), warnings)
+
+
+def _plain_circuit(text: str, path: str | None, found: list[str]) -> Circuit:
+    """The loop of :func:`_read_plain`; raises NotPlain where the full reader must run (a
+    directive other than those five, or anything unusual or wrong)."""
     builder = CircuitBuilder(Path(path).stem if path else "circuit", path)
-    found: list[str] = []
     covers: dict[tuple[tuple[str, ...], bool], Cover] = {}
     outputs: dict[str, int] = {}
     gates: list[Gate] = []
@@ -365,65 +366,60 @@ def _read_plain(text: str, path: str | None, warnings: list[str] | None) -> Circ
             cover = covers[key] = Cover(*key)
         gates.append(Gate(output, "SOP", fanin, cover, SourceLoc(path, names_line)))  # type: ignore[arg-type]
 
-    try:
-        for line, tokens in _logical_lines(text):
-            head = tokens[0]
-            if head[0] != ".":
-                if output is None:
-                    raise _NotPlain
-                if width:
-                    if len(tokens) != 2 or len(head) != width or head.strip("01-"):
-                        raise _NotPlain
-                    bit = tokens[1]
-                else:
-                    if len(tokens) != 1:
-                        raise _NotPlain
-                    bit, head = head, ""
-                if bit != phase:
-                    if phase is not None or (bit != "1" and bit != "0"):
-                        raise _NotPlain
-                    phase = bit
-                cubes.append(head)
-                continue
-            if done:
-                raise _NotPlain
-            if output is not None:
-                close()
-                output = None
-            if head == ".names":
-                if len(tokens) < 2:
-                    raise _NotPlain
-                started = True
-                output, fanin = tokens[-1], tuple(tokens[1:-1])
-                width, names_line, cubes, phase = len(fanin), line, [], None
-            elif head == ".inputs":
-                started = True
-                for signal in tokens[1:]:
-                    builder.add_input(signal, line)
-            elif head == ".outputs":
-                started = True
-                before = len(outputs)
-                outputs.update(dict.fromkeys(tokens[1:], line))
-                if len(outputs) - before < len(tokens) - 1:
-                    raise _NotPlain  # an output declared twice
-            elif head == ".model" and not started:
-                started = True
-                if len(tokens) > 1:
-                    builder.name = tokens[1]
-            elif head == ".end":
-                done = True
+    for line, tokens in _logical_lines(text):
+        head = tokens[0]
+        if head[0] != ".":
+            if output is None:
+                raise NotPlain
+            if width:
+                if len(tokens) != 2 or len(head) != width or head.strip("01-"):
+                    raise NotPlain
+                bit = tokens[1]
             else:
-                raise _NotPlain
+                if len(tokens) != 1:
+                    raise NotPlain
+                bit, head = head, ""
+            if bit != phase:
+                if phase is not None or (bit != "1" and bit != "0"):
+                    raise NotPlain
+                phase = bit
+            cubes.append(head)
+            continue
+        if done:
+            raise NotPlain
         if output is not None:
             close()
-        builder.add_gates(gates)
-        builder.add_outputs((name, name, line) for name, line in outputs.items())
-        circuit = builder.build()
-    except (_NotPlain, CircuitError):
-        return None
-    if warnings is not None:
-        warnings.extend(found)
-        warnings.extend(builder.warnings)
+            output = None
+        if head == ".names":
+            if len(tokens) < 2:
+                raise NotPlain
+            started = True
+            output, fanin = tokens[-1], tuple(tokens[1:-1])
+            width, names_line, cubes, phase = len(fanin), line, [], None
+        elif head == ".inputs":
+            started = True
+            for signal in tokens[1:]:
+                builder.add_input(signal, line)
+        elif head == ".outputs":
+            started = True
+            before = len(outputs)
+            outputs.update(dict.fromkeys(tokens[1:], line))
+            if len(outputs) - before < len(tokens) - 1:
+                raise NotPlain  # an output declared twice
+        elif head == ".model" and not started:
+            started = True
+            if len(tokens) > 1:
+                builder.name = tokens[1]
+        elif head == ".end":
+            done = True
+        else:
+            raise NotPlain
+    if output is not None:
+        close()
+    builder.add_gates(gates)
+    builder.add_outputs((name, name, line) for name, line in outputs.items())
+    circuit = builder.build()
+    found.extend(builder.warnings)
     return circuit
 
 

@@ -11,8 +11,10 @@ its line, like any other malformed input.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from circuit2mlp.errors import CircuitError, SourceLoc
+from circuit2mlp.ir import Circuit
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -30,3 +32,24 @@ def check_text(text: str, path: str | None) -> None:
             "is not a character (the text was not decoded from valid UTF-8)",
             SourceLoc(path, line),
         )
+
+
+class NotPlain(Exception):
+    """A fast reader gives up: the text needs the full reader, which alone reports errors."""
+
+
+def plain_or_none(
+    read: Callable[[list[str]], Circuit], warnings: list[str] | None
+) -> Circuit | None:
+    """``read(found)`` -- a fast reader collecting its warnings in ``found`` -- or None when it
+    gives up (:class:`NotPlain`) or the circuit is invalid (the full reader then runs and
+    reports). Warnings reach ``warnings`` only from a reading that succeeded, so a file is
+    never warned about twice."""
+    found: list[str] = []
+    try:
+        circuit = read(found)
+    except (NotPlain, CircuitError):
+        return None
+    if warnings is not None:
+        warnings.extend(found)
+    return circuit

@@ -38,7 +38,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import ScalarNode
 
-from circuit2mlp.errors import CircuitError, SourceLoc
+from circuit2mlp.errors import SourceLoc
+from circuit2mlp.formats.text import NotPlain, plain_or_none
 from circuit2mlp.ir import OPS, Circuit, CircuitBuilder, Cover, Gate
 
 _STR = "tag:yaml.org,2002:str"
@@ -70,10 +71,6 @@ _ODD_START = _RISKY | {'"'}
 _ODD_ITEM = re.compile(r"(?:^|, )[" + re.escape("".join(sorted(_ODD_START))) + "]")
 
 
-class _Irregular(Exception):
-    """Not the regular shape (or not a valid circuit): use the full reader."""
-
-
 def _plain_is_string(token: str, cache: dict[str, bool] = {}) -> bool:  # noqa: B006
     """True when YAML reads the plain scalar ``token`` as a string (not a bool, number...)."""
     if token[0] not in _RISKY:
@@ -87,13 +84,13 @@ def _plain_is_string(token: str, cache: dict[str, bool] = {}) -> bool:  # noqa: 
 
 
 def _value(token: str) -> str:
-    """The string a scalar token stands for; _Irregular if it is not a non-empty string."""
+    """The string a scalar token stands for; NotPlain if it is not a non-empty string."""
     if token[0] == '"':
         if len(token) == 2:
-            raise _Irregular
+            raise NotPlain
         return token[1:-1]
     if not _plain_is_string(token):
-        raise _Irregular
+        raise NotPlain
     return token
 
 
@@ -112,19 +109,19 @@ class _RegularReader:
     def read(self, warnings: list[str] | None) -> Circuit:
         top = self.top_level()
         if "inputs" not in top or "outputs" not in top:
-            raise _Irregular
+            raise NotPlain
         name = Path(self.path).stem if self.path else "circuit"
         if "name" in top:
             token = top["name"][2]
             if token is None or not _SCALAR_FULL.match(token):
-                raise _Irregular
+                raise NotPlain
             name = token[1:-1] if token[0] == '"' else token
             if token[0] != '"' and not _plain_is_string(token):
-                raise _Irregular
+                raise NotPlain
         builder = CircuitBuilder(name, self.path)
         for item, _, line in self.flow_list(*top["inputs"]):
             if item is None:
-                raise _Irregular
+                raise NotPlain
             builder.add_input(item, line)
         if "gates" in top:
             self.add_gates(builder, *top["gates"])
@@ -133,7 +130,7 @@ class _RegularReader:
             for item, driver, line in self.flow_list(*top["outputs"])
         ]
         if len({name for name, _, _ in outputs}) < len(outputs):
-            raise _Irregular  # an output declared twice
+            raise NotPlain  # an output declared twice
         builder.add_outputs(outputs)
         circuit = builder.build()
         if warnings is not None:
@@ -153,7 +150,7 @@ class _RegularReader:
                 continue
             match = _TOP.match(line)
             if match is None or match.group(1) in top:
-                raise _Irregular
+                raise NotPlain
             key, value, first = match.group(1), match.group(2), i
             if value is None:
                 while i < n and lines[i][:1] == " ":
@@ -161,7 +158,7 @@ class _RegularReader:
             elif value[:1] == "[":
                 while not lines[i - 1].endswith("]"):
                     if i >= n or lines[i][:1] != " ":
-                        raise _Irregular
+                        raise NotPlain
                     i += 1
             top[key] = (first, i, value)
         return top
@@ -174,23 +171,23 @@ class _RegularReader:
         if value == "[]":
             return []
         if value is None or value[:1] != "[":
-            raise _Irregular  # a null or block list: rare, left to the full reader
+            raise NotPlain  # a null or block list: rare, left to the full reader
         lines = self.lines
         out: list[tuple[str | None, str | tuple[str, str], int]] = []
         for number in range(first, last + 1):
             body = value[1:] if number == first else lines[number - 1].lstrip(" ")
             if number == last:
                 if not body.endswith("]"):
-                    raise _Irregular
+                    raise NotPlain
                 body = body[:-1]
             elif not body.endswith(","):
-                raise _Irregular
+                raise NotPlain
             else:
                 body = body[:-1]
             if not body:
-                raise _Irregular
+                raise NotPlain
             if not _ITEMS.fullmatch(body):
-                raise _Irregular
+                raise NotPlain
             if "{" not in body:
                 if _ODD_ITEM.search(body):
                     tokens = [_value(token) for token in _scalars(body)]
@@ -210,7 +207,7 @@ class _RegularReader:
         """The gate lines after the ``gates:`` line ``first`` up to line ``last``."""
         if value is not None:
             if value != "{}":
-                raise _Irregular
+                raise NotPlain
             return
         block = self.lines[first:last]
         if not block:
@@ -219,7 +216,7 @@ class _RegularReader:
         text = "\n".join(block)
         rows = re.compile(rf"^ {{{indent}}}{_GATE_LINE}$", re.M).findall(text)
         if len(rows) != len(block):
-            raise _Irregular
+            raise NotPlain
         names = [row[0] for row in rows]
         if not _ODD_START.isdisjoint({name[0] for name in names}):
             names = [_value(name) for name in names]
@@ -241,7 +238,7 @@ class _RegularReader:
             if known is None:
                 known = covers[cubes, offset] = _cover(cubes, offset)
             if known[1] >= 0 and known[1] != len(fanin):
-                raise _Irregular  # a cube of the wrong width
+                raise NotPlain  # a cube of the wrong width
             kinds.append(("SOP", known[0]))
             fanins.append(fanin)
         fanins = _resolve(fanins)
@@ -261,7 +258,7 @@ def _cover(cubes: str, offset: str) -> tuple[Cover, int]:
     cube_list = tuple(c[1:-1] for c in cubes.split(", ")) if cubes else ()
     widths = {len(c) for c in cube_list}
     if len(widths) > 1:
-        raise _Irregular
+        raise NotPlain
     width = widths.pop() if widths else -1
     return Cover(cube_list, onset=offset != ", offset: true"), width
 
@@ -282,7 +279,7 @@ def _resolve(fanins: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
 def _op(token: str) -> str:
     op = _value(token).upper()
     if op not in OPS or op == "SOP":
-        raise _Irregular
+        raise NotPlain
     return op
 
 
@@ -291,11 +288,4 @@ def read_regular(text: str, path: str | None, warnings: list[str] | None) -> Cir
     (then the full reader must run: it alone reports errors)."""
     if not text.isascii() or text.encode("ascii").translate(None, _REGULAR_BYTES):
         return None
-    found: list[str] = []
-    try:
-        circuit = _RegularReader(text, path).read(found)
-    except (_Irregular, CircuitError):
-        return None
-    if warnings is not None:
-        warnings.extend(found)
-    return circuit
+    return plain_or_none(_RegularReader(text, path).read, warnings)
