@@ -137,30 +137,115 @@ def exact_neuron_count(layered: LayeredCircuit) -> int:
     return sum(gate_gadget(g).neurons for layer in layered.layers for g in layer)
 
 
+@dataclass
+class GateArrays:
+    """A layer's gates as flat arrays, for vectorized codegen: each gate's symmetric op
+    (:func:`~circuit2mlp.ir.symmetric_form`), fan-in count, fan-in feature indices and which of
+    them it reads as negated literals (the last two flat, gate after gate)."""
+
+    n_gates: int
+    ops: tuple[str, ...]  # distinct ops; ``op_index`` indexes into it
+    op_index: np.ndarray  # (G,) int
+    arity: np.ndarray  # (G,) int
+    fanin: np.ndarray  # (sum arity,) int64 feature indices, gate after gate
+    literal: np.ndarray  # (sum arity,) bool: the gate reads that input negated (literal cube)
+
+    def fanin_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
+        """(len(gates), a) fan-in features of gates that all have arity a."""
+        return self.fanin[self._slots(gates, a)]
+
+    def literal_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
+        """(len(gates), a) negated-literal flags of gates that all have arity a."""
+        return self.literal[self._slots(gates, a)]
+
+    def _slots(self, gates: np.ndarray, a: int) -> np.ndarray:
+        starts = np.concatenate([[0], np.cumsum(self.arity)])[gates]
+        return starts[:, None] + np.arange(a)
+
+
+def gate_arrays(gates: Sequence[Gate], col: dict[str, int]) -> GateArrays:
+    """:class:`GateArrays` of ``gates`` reading the features numbered by ``col``."""
+    n_gates = len(gates)
+    forms = [symmetric_form(g) for g in gates]
+    ops = tuple(sorted({op for op, _ in forms}))
+    op_id = {op: i for i, op in enumerate(ops)}
+    op_index = np.fromiter((op_id[op] for op, _ in forms), dtype=np.int64, count=n_gates)
+    arity = np.fromiter((len(g.fanin) for g in gates), dtype=np.int64, count=n_gates)
+    slots = int(arity.sum())
+    fanin = np.fromiter((col[s] for g in gates for s in g.fanin), dtype=np.int64, count=slots)
+    literal = np.fromiter((n for _, negs in forms for n in negs), dtype=bool, count=slots)
+    return GateArrays(n_gates, ops, op_index, arity, fanin, literal)
+
+
+def gadget_parts(
+    arrays: GateArrays,
+    gates: np.ndarray,
+    flips: np.ndarray,
+    out_flip: np.ndarray,
+    first_neuron: int,
+) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The exact gadgets of ``gates`` (indices into ``arrays``), reading features stored
+    negated where ``flips`` says and giving outputs stored negated where ``out_flip`` (per
+    gate) says, on neurons from ``first_neuron`` on, gate after gate: weight (neurons, F),
+    biases, read-off entries (gate, neuron, coef) and read-off constants per gate.
+
+    Vectorized per (op, fan-in): the plain gadget (:func:`op_gadget_neurons`) with every input
+    negated by its storage or by the gate's literal (not both) entering as 1 - x."""
+    n_in = flips.shape[0]
+    ops, arity = arrays.op_index[gates], arrays.arity[gates]
+    per_gate = np.zeros(gates.size, dtype=np.int64)
+    gadgets = {}
+    for o, a in set(zip(ops.tolist(), arity.tolist(), strict=True)):
+        gadgets[o, a] = op_gadget_neurons(arrays.ops[o], a)
+        per_gate[(ops == o) & (arity == a)] = len(gadgets[o, a].biases)
+    start = np.concatenate([[0], np.cumsum(per_gate)])
+    biases = np.zeros(int(start[-1]))
+    consts = np.zeros(gates.size)
+    w_rows, w_cols, w_vals, r_gate, r_neuron, r_coef = [], [], [], [], [], []
+    for (o, a), gadget in sorted(gadgets.items()):
+        at = np.flatnonzero((ops == o) & (arity == a))
+        n_j = len(gadget.biases)  # 0 for a constant
+        base = np.asarray(gadget.weights, dtype=np.float64).reshape(n_j, a)
+        rows = arrays.fanin_rows(gates[at], a)
+        negated = flips[rows] ^ arrays.literal_rows(gates[at], a)
+        weights = base[None] * np.where(negated, -1.0, 1.0)[:, None, :]  # (n, n_j, a)
+        neuron = start[at][:, None] + np.arange(n_j)  # (n, n_j), local numbering
+        biases[neuron] = np.asarray(gadget.biases) + negated.astype(np.float64) @ base.T
+        w_rows.append(np.repeat(neuron.ravel(), a))
+        w_cols.append(np.broadcast_to(rows[:, None, :], weights.shape).ravel())
+        w_vals.append(weights.ravel())
+        flip = out_flip[gates[at]]
+        coefs = np.asarray(gadget.coefs)
+        r_gate.append(np.repeat(gates[at], n_j))
+        r_neuron.append((neuron + first_neuron).ravel())
+        r_coef.append(np.where(flip[:, None], -coefs, coefs).ravel())
+        consts[at] = np.where(flip, 1.0 - gadget.const, gadget.const)
+    n_ded = int(start[-1])
+    if w_rows:
+        weight = sp.csr_matrix(
+            (np.concatenate(w_vals), (np.concatenate(w_rows), np.concatenate(w_cols))),
+            shape=(n_ded, n_in),
+            dtype=np.float64,
+        )
+        readout = (np.concatenate(r_gate), np.concatenate(r_neuron), np.concatenate(r_coef))
+    else:
+        weight = sp.csr_matrix((n_ded, n_in), dtype=np.float64)
+        readout = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    return weight, biases, readout, consts
+
+
 def exact_block(gates: Sequence[Gate], in_names: Sequence[str]) -> LayerBlock:
-    """One layer of dedicated gadgets, reading the previous level's features ``in_names``."""
-    col = {n: i for i, n in enumerate(in_names)}
-    w_rows, w_cols, w_vals, bias = [], [], [], []
-    r_rows, r_cols, r_vals, consts = [], [], [], []
-    neuron = 0
-    for f, gate in enumerate(gates):
-        gadget = gadget_neurons(gate)
-        for row, offset, coef in zip(gadget.weights, gadget.biases, gadget.coefs, strict=True):
-            for src, w in zip(gate.fanin, row, strict=True):
-                w_rows.append(neuron)
-                w_cols.append(col[src])
-                w_vals.append(w)
-            bias.append(offset)
-            r_rows.append(f)
-            r_cols.append(neuron)
-            r_vals.append(coef)
-            neuron += 1
-        consts.append(gadget.const)
-    weight = sp.csr_matrix((w_vals, (w_rows, w_cols)), shape=(neuron, len(in_names)), dtype=DTYPE)
-    readout = sp.csr_matrix((r_vals, (r_rows, r_cols)), shape=(len(gates), neuron), dtype=DTYPE)
-    features = FeatureMap(tuple(g.name for g in gates), readout, np.asarray(consts, dtype=DTYPE))
+    """One layer of dedicated gadgets, reading the previous level's features ``in_names``
+    (stored as they are: no input or output is stored negated)."""
+    arrays = gate_arrays(gates, {n: i for i, n in enumerate(in_names)})
+    every = np.arange(len(gates))
+    weight, bias, (gate, neuron, coef), consts = gadget_parts(
+        arrays, every, np.zeros(len(in_names), bool), np.zeros(len(gates), bool), 0
+    )
+    readout = sp.csr_matrix((coef, (gate, neuron)), shape=(len(gates), bias.size), dtype=DTYPE)
+    features = FeatureMap(tuple(g.name for g in gates), readout, consts.astype(DTYPE))
     stats = {"gates": len(gates), "exact_gates": len(gates), "superposed_gates": 0}
-    return LayerBlock(weight, np.asarray(bias, dtype=DTYPE), features, stats)
+    return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
 
 
 def compile_exact_blocks(layered: LayeredCircuit) -> list[LayerBlock]:

@@ -30,10 +30,10 @@ import scipy.sparse as sp
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.design import CENTER, MAX_READ, GroupDesign, design_group, neurons_for
-from circuit2mlp.codegen.exact import op_gadget, op_gadget_neurons
+from circuit2mlp.codegen.exact import GateArrays, gadget_parts, gate_arrays, op_gadget
 from circuit2mlp.codegen.polynomial import gate_polynomial
 from circuit2mlp.codegen.wiring import Wiring, dedicated_wiring, feature_centric, gate_centric
-from circuit2mlp.ir import Gate, symmetric_form
+from circuit2mlp.ir import Gate
 
 #: Gates whose polynomial has a monomial of higher degree get dedicated neurons.
 MAX_DEGREE = 4
@@ -76,7 +76,7 @@ class _Group:
 
 
 @dataclass
-class LayerTerms:
+class LayerTerms(GateArrays):
     """A layer's gates as polynomials over the stored features of the level below: what every
     width of the layer shares, so it is worked out once (:func:`layer_terms`).
 
@@ -85,28 +85,10 @@ class LayerTerms:
     first appearance in that order. ``dedicated`` lists (ascending) the gates computed by
     their exact gadget; ``consts`` holds the other gates' constant terms."""
 
-    n_gates: int
-    ops: tuple[str, ...]  # distinct ops; ``op_index`` indexes into it
-    op_index: np.ndarray  # (G,) int
-    arity: np.ndarray  # (G,) int
-    fanin: np.ndarray  # (sum arity,) int64 feature indices, gate after gate
-    literal: np.ndarray  # (sum arity,) bool: the gate reads that input negated (literal cube)
     consts: np.ndarray  # (G,) float64
     dedicated: np.ndarray  # int64 gate indices
     monomials: dict[int, np.ndarray]
     terms: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-    def fanin_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
-        """(len(gates), a) fan-in features of gates that all have arity a."""
-        return self.fanin[self._slots(gates, a)]
-
-    def literal_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
-        """(len(gates), a) negated-literal flags of gates that all have arity a."""
-        return self.literal[self._slots(gates, a)]
-
-    def _slots(self, gates: np.ndarray, a: int) -> np.ndarray:
-        starts = np.concatenate([[0], np.cumsum(self.arity)])[gates]
-        return starts[:, None] + np.arange(a)
 
 
 def layer_terms(
@@ -123,37 +105,18 @@ def layer_terms(
     sharing (op, effective input polarities, output polarity) share a polynomial, so the work
     is per such class, not per gate. A literal cube is its symmetric form (AND/NAND) with the
     negated inputs' polarities flipped."""
-    col = {name: i for i, name in enumerate(level.names)}
     n_in = len(level.names)
     n_gates = len(gates)
-    forms = [symmetric_form(g) for g in gates]
-    ops = tuple(sorted({op for op, _ in forms}))
-    op_id = {op: i for i, op in enumerate(ops)}
-    op_index = np.fromiter((op_id[op] for op, _ in forms), dtype=np.int64, count=n_gates)
-    arity = np.fromiter((len(g.fanin) for g in gates), dtype=np.int64, count=n_gates)
-    fanin = np.fromiter(
-        (col[s] for g in gates for s in g.fanin), dtype=np.int64, count=int(arity.sum())
-    )
-    literal = np.fromiter(
-        (n for _, negs in forms for n in negs), dtype=bool, count=int(arity.sum())
-    )
+    base = gate_arrays(gates, {name: i for i, name in enumerate(level.names)})
     terms = LayerTerms(
-        n_gates,
-        ops,
-        op_index,
-        arity,
-        fanin,
-        literal,
-        np.zeros(n_gates),
-        np.zeros(0, int),
-        {},
-        {},
+        **vars(base), consts=np.zeros(n_gates), dedicated=np.zeros(0, int), monomials={}, terms={}
     )
     dense = np.ones(n_in, dtype=bool) if all_dedicated else level.dense()
     flips = np.asarray(level.flip, dtype=bool)
     out_flip = np.asarray(out_flip, dtype=bool)
     dedicated = [np.zeros(0, dtype=np.int64)]
     t_gate, t_pos, t_coef, t_feats = [], [], [], []
+    arity, op_index = terms.arity, terms.op_index
     for a in np.unique(arity).tolist():
         gi = np.flatnonzero(arity == a)
         rows = terms.fanin_rows(gi, a)
@@ -167,7 +130,7 @@ def layer_terms(
             sel = code == c
             g_sel, r_sel = gi[sel], rows[sel]
             in_flips = tuple(bool(c >> (i + 1) & 1) for i in range(a))
-            poly = gate_polynomial(ops[c >> (a + 1)], in_flips, bool(c & 1))
+            poly = gate_polynomial(terms.ops[c >> (a + 1)], in_flips, bool(c & 1))
             if any(len(mono) > MAX_DEGREE for mono, _ in poly):
                 dedicated.append(g_sel)
                 continue
@@ -270,57 +233,6 @@ def exact_neurons_of(terms: LayerTerms, gates: np.ndarray | None = None) -> int:
     )
 
 
-def _dedicated_parts(
-    terms: LayerTerms, flips: np.ndarray, out_flip: np.ndarray, first_neuron: int
-) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    """The exact gadgets of the dedicated gates, reading stored features, on neurons from
-    ``first_neuron`` on (gate after gate): weight (neurons, F), biases, read-off entries
-    (gate, neuron, coef) and read-off constants per dedicated gate."""
-    gates = terms.dedicated
-    n_in = flips.shape[0]
-    ops, arity = terms.op_index[gates], terms.arity[gates]
-    per_gate = np.zeros(gates.size, dtype=np.int64)
-    gadgets = {}
-    for o, a in set(zip(ops.tolist(), arity.tolist(), strict=True)):
-        gadgets[o, a] = op_gadget_neurons(terms.ops[o], a)
-        per_gate[(ops == o) & (arity == a)] = len(gadgets[o, a].biases)
-    start = np.concatenate([[0], np.cumsum(per_gate)])
-    biases = np.zeros(int(start[-1]))
-    consts = np.zeros(gates.size)
-    w_rows, w_cols, w_vals, r_gate, r_neuron, r_coef = [], [], [], [], [], []
-    for (o, a), gadget in sorted(gadgets.items()):
-        at = np.flatnonzero((ops == o) & (arity == a))
-        base = np.asarray(gadget.weights, dtype=np.float64).reshape(-1, a)  # (n_j, a)
-        n_j = base.shape[0]
-        rows = terms.fanin_rows(gates[at], a)
-        # An input negated by its storage or by the gate's literal (not both) enters as 1 - x.
-        negated = flips[rows] ^ terms.literal_rows(gates[at], a)
-        weights = base[None] * np.where(negated, -1.0, 1.0)[:, None, :]  # (n, n_j, a)
-        neuron = start[at][:, None] + np.arange(n_j)  # (n, n_j), local numbering
-        biases[neuron] = np.asarray(gadget.biases) + negated.astype(np.float64) @ base.T
-        w_rows.append(np.repeat(neuron.ravel(), a))
-        w_cols.append(np.broadcast_to(rows[:, None, :], weights.shape).ravel())
-        w_vals.append(weights.ravel())
-        flip = out_flip[gates[at]]
-        coefs = np.asarray(gadget.coefs)
-        r_gate.append(np.repeat(gates[at], n_j))
-        r_neuron.append((neuron + first_neuron).ravel())
-        r_coef.append(np.where(flip[:, None], -coefs, coefs).ravel())
-        consts[at] = np.where(flip, 1.0 - gadget.const, gadget.const)
-    n_ded = int(start[-1])
-    if w_rows:
-        weight = sp.csr_matrix(
-            (np.concatenate(w_vals), (np.concatenate(w_rows), np.concatenate(w_cols))),
-            shape=(n_ded, n_in),
-            dtype=np.float64,
-        )
-        readout = (np.concatenate(r_gate), np.concatenate(r_neuron), np.concatenate(r_coef))
-    else:
-        weight = sp.csr_matrix((n_ded, n_in), dtype=np.float64)
-        readout = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    return weight, biases, readout, consts
-
-
 def computation_block(
     gates: Sequence[Gate],
     level: LevelActivity,
@@ -392,8 +304,12 @@ def computation_block(
     superposed_neurons = offset
 
     # Dedicated gadgets after the superposed neurons.
-    d_weight, d_biases, d_readout, d_consts = _dedicated_parts(
-        terms, np.asarray(level.flip, dtype=bool), np.asarray(out_flip, dtype=bool), offset
+    d_weight, d_biases, d_readout, d_consts = gadget_parts(
+        terms,
+        terms.dedicated,
+        np.asarray(level.flip, dtype=bool),
+        np.asarray(out_flip, dtype=bool),
+        offset,
     )
     consts[dedicated] += d_consts
     total = offset + d_biases.size
@@ -507,13 +423,6 @@ def limit_cover(cover: sp.csr_matrix, most: int, rng: np.random.Generator) -> sp
     )
     limited.sum_duplicates()  # canonical: columns in order
     return limited
-
-
-def _coo(shape: tuple[int, int], entries: list[tuple[int, int, float]]) -> sp.csr_matrix:
-    if not entries:
-        return sp.csr_matrix(shape, dtype=np.float64)
-    r, c, v = zip(*entries, strict=True)
-    return sp.csr_matrix((v, (r, c)), shape=shape, dtype=np.float64)
 
 
 def _active_other(level: LevelActivity) -> float:
