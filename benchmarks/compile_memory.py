@@ -18,7 +18,6 @@ carry signals across levels, as in real netlists) and every gate read by somethi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _report import write_report
 
 from circuit2mlp.compiler import METHODS
 from circuit2mlp.formats import load_circuit
@@ -163,9 +164,7 @@ def main() -> None:
         "points": points,
         "min_estimate_over_measured": min(p["estimate_over_measured"] for p in points),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, payload)
 
 
 if __name__ == "__main__":

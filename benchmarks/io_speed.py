@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import machine, write_report
 
 from circuit2mlp.formats import load_circuit, parse_circuit
 from circuit2mlp.generate import uand_text
@@ -195,19 +196,14 @@ def main() -> None:
     report = {
         "results": results,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            # 1-minute load average before and after: above the core count, other processes
-            # shared the CPUs and the times above are long by about that factor
-            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine(
+            load_before,
+            numpy=np.__version__,
+            cpus=os.cpu_count(),
+            processor=platform.processor() or platform.machine(),
+        ),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

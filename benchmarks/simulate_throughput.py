@@ -14,12 +14,12 @@ samples (or layers) because they are slow, compare directly with the packed simu
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from _report import write_report
 
 from circuit2mlp.ir import Circuit, Gate, LayeredCircuit, op_profile
 from circuit2mlp.simulate import pack_bits, simulate_layered_packed, simulate_packed, unpack_bits
@@ -179,9 +179,7 @@ def main() -> None:
             f"(x{row['speedup_vs_per_sample_numpy']})"
         )
     print("  setup:", report["setup_seconds"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 def _prefix(layered: LayeredCircuit, n_layers: int) -> LayeredCircuit:

@@ -26,7 +26,6 @@ All three circuit evaluators are checked to agree on the small circuit before ti
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _report import machine, write_report
 
 from circuit2mlp.generate import gate_levels, random_circuit
 from circuit2mlp.ir import Circuit
@@ -261,16 +261,13 @@ def main() -> None:
     report = {
         "results": results,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "blas": blas_info(),
-            # 1-minute load average before and after: above the core count, other processes
-            # shared the CPUs and the rates above are low by about that factor
-            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine(
+            load_before,
+            numpy=np.__version__,
+            cpus=os.cpu_count(),
+            processor=platform.processor() or platform.machine(),
+            blas=blas_info(),
+        ),
     }
     for name in ("bit_parallel", "per_sample_numpy", "networkx_python"):
         row = results[name]
@@ -289,9 +286,7 @@ def main() -> None:
             f"= {fwd['fraction_of_dense_gemm']:.1%} of dense GEMM "
             f"({results['dense_gemm']['flops_per_s']:.3e} FLOP/s)"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

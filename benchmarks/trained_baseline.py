@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import time
 from math import comb
 from pathlib import Path
 
 import numpy as np
+from _report import machine, write_report
 
 from circuit2mlp.generate import uand_circuit
 from circuit2mlp.simulate import pack_bits, simulate_packed, sparse_inputs, unpack_bits
@@ -324,18 +323,13 @@ def main() -> None:
             "optimizer": f"Adam lr={args.lr}",
             "loss": "binary cross-entropy over all outputs (sampled negatives, reweighted)",
         },
-        "machine": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            # 1-minute load average before and after: above the core count, other processes
-            # shared the CPUs and the rates above are low by about that factor
-            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine(
+            load_before,
+            torch=torch.__version__,
+            threads=torch.get_num_threads(),
+        ),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":
