@@ -165,8 +165,18 @@ def cli() -> None:
 @click.option(
     "--no-error-correction",
     is_flag=True,
-    help="Turn off error control: superposed neurons of deep networks may then read any "
-    "number of features, and the read-off noise they sum grows with depth (docs/theory.md §7).",
+    help="Turn off error control (the fan-in bound of superposed neurons and the clean-up "
+    "layers): read-off noise then builds up with depth (docs/theory.md §7).",
+)
+@click.option(
+    "--clean-every",
+    type=click.IntRange(0),
+    default=16,
+    show_default=True,
+    metavar="N",
+    help="Error correction: after every N layers with superposed neurons, the next layer "
+    "computes the gates that read noisy wires with clean gadgets (two neurons per step, "
+    "exact for input noise below 0.25), so noise does not build up with depth; 0: never.",
 )
 @click.option(
     "--sparsity",
@@ -216,6 +226,7 @@ def compile_cmd(
     max_memory: int | None,
     input_dim: int | None,
     no_error_correction: bool,
+    clean_every: int,
     stop_after: str | None,
     dump_ir: Path | None,
     as_json: bool,
@@ -233,6 +244,7 @@ def compile_cmd(
         width=None if search else width,
         input_dim=input_dim,
         error_correction=not no_error_correction,
+        clean_every=clean_every,
     )
     config.check()
     if search and method == "exact":

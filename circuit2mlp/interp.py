@@ -12,6 +12,8 @@ module turns it into something to read and compare against:
 - :func:`summary`: shapes, parameters, sparsity, compile options, neurons per gate.
 - :func:`trace`: one input through the network, each wire's true value (from simulating the
   lowered circuit) next to its read-off.
+- :func:`wire_noise`: over a batch, how far the wires stray from their values level by level
+  (what error correction is judged by).
 """
 
 from __future__ import annotations
@@ -545,6 +547,48 @@ def level_truths(
         bits = unpack_bits(np.stack(rows), n) if rows else np.zeros((n, 0), bool)
         truths.append({name: bits[:, j] for j, name in enumerate(names)})
     return truths
+
+
+def wire_noise(
+    network: Network,
+    circuit: Circuit,
+    x: np.ndarray,
+    thresholds: tuple[float, ...] = (0.1, 0.25, 0.5),
+    layered: LayeredCircuit | None = None,
+) -> list[dict[str, Any]]:
+    """Per level, how far the wires' read-offs stray from their true values on a batch x
+    (N, m): the share of samples with some wire off by more than each threshold, and the mean
+    number of wires per sample off by more than the smallest. Noise that builds up with depth
+    shows as shares that grow level after level; error correction should keep them flat.
+    (Output read-offs are centred for the threshold at 1/2, so only the last threshold is
+    meaningful at the last level.)"""
+    truths = level_truths(network, circuit, x, layered)
+    rows: list[dict[str, Any]] = []
+
+    def grab(level: int, h: np.ndarray) -> None:
+        if level >= len(network.features):
+            return
+        fmap, known = network.features[level], truths[level]
+        idx = [f for f, name in enumerate(fmap.names) if name in known]
+        if not idx:
+            return
+        read = np.asarray(fmap.readout[idx] @ h) + fmap.bias[idx][:, None]
+        truth = np.stack([known[fmap.names[f]] for f in idx])
+        worst = np.abs(read - truth).max(axis=0)
+        rows.append(
+            {
+                "level": level,
+                "wires": len(idx),
+                "samples": int(x.shape[0]),
+                "off_by": {str(t): float(np.mean(worst > t)) for t in thresholds},
+                "noisy_wires_per_sample": float(
+                    (np.abs(read - truth) > min(thresholds)).sum() / x.shape[0]
+                ),
+            }
+        )
+
+    network.forward(x, callback=grab)
+    return rows
 
 
 def level_readouts(network: Network, x: np.ndarray) -> list[np.ndarray]:

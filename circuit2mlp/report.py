@@ -17,8 +17,9 @@ def _ratio(a: int, b: int) -> str:
 
 
 def render_compile(report: CompileReport, console: Console) -> None:
-    """Per-layer table (kind, gates, carries, neurons, superposed vs dedicated gates, predicted
-    wrong wires per sample) and totals vs the exact method."""
+    """Per-layer table (kind, gates, carries, neurons, superposed vs dedicated gates, how many
+    of the dedicated ones clean their inputs' noise, predicted wrong wires per sample) and
+    totals vs the exact method."""
     table = Table(title=f"compile {report.circuit} ({report.method})")
     columns = (
         "layer",
@@ -28,6 +29,7 @@ def render_compile(report: CompileReport, console: Console) -> None:
         "neurons",
         "superposed",
         "dedicated",
+        "clean",
         "pred. err",
     )
     for col in columns:
@@ -42,6 +44,7 @@ def render_compile(report: CompileReport, console: Console) -> None:
             str(row["neurons"]),
             str(row.get("superposed_gates", 0)),
             str(row.get("exact_gates", 0)),
+            str(row.get("clean_gates", 0)),
             f"{predicted:.2g}" if predicted else "-",
         )
     console.print(table)

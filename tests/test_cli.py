@@ -122,6 +122,7 @@ def test_bad_circuit_is_one_line_exit_2(tmp_path, name):
         ["compile", "missing.yaml"],
         ["compile", "{adder}", "--sparsity", "-1"],
         ["compile", "{adder}", "--method", "magic"],
+        ["compile", "{adder}", "--clean-every", "-1"],
         ["compile", "{adder}", "--stop-after", "nosuchpass"],
         ["verify", "missing.npz"],
         ["verify", "{adder}"],
@@ -188,3 +189,4 @@ def test_help_explains():
     for command in ("compile", "verify", "check", "passes"):
         assert command in result.stdout
     assert "--sparsity" in run("compile", "--help").stdout
+    assert "--clean-every" in run("compile", "--help").stdout

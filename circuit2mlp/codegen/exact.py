@@ -86,10 +86,30 @@ class GadgetNeurons:
     const: float
 
 
+#: Dead zone of a clean gadget: every step of its profile is a ramp from t = j + m to
+#: t = j + 1 - m (slope 1 / (1 - 2m)), so any input sum within m of an integer gives the
+#: exact value and a deviation d < 1/2 leaves at most max(0, (d - m) / (1 - 2m)) < d
+#: (docs/theory.md section 7).
+CLEAN_MARGIN = 0.25
+
+
+def _clean_steps(profile: Sequence[int], m: float) -> tuple[list[float], list[float]]:
+    """Offsets and coefficients of the two-neuron ramps, one per change of the profile."""
+    offsets, coefs = [], []
+    slope = 1.0 / (1.0 - 2.0 * m)
+    for j in range(len(profile) - 1):
+        step = profile[j + 1] - profile[j]
+        if step:
+            offsets += [-(j + m), -(j + 1 - m)]
+            coefs += [step * slope, -step * slope]
+    return offsets, coefs
+
+
 def gadget_neurons(
     gate: Gate,
     stored_negated: Sequence[bool] = (),
     output_negated: bool = False,
+    clean: bool = False,
 ) -> GadgetNeurons:
     """The gadget of ``gate`` reading inputs that may be stored negated, giving its output
     stored negated if asked.
@@ -98,15 +118,29 @@ def gadget_neurons(
     the count form, but each neuron is 0 unless its input pattern is present). An input
     negated by the gate's literal or by its storage, not both, enters as 1 - x: its weight
     flips sign and moves onto the bias. A negated output is 1 - value.
+
+    A ``clean`` gadget is exact on noisy inputs too: each step of the gate's value becomes a
+    pair of neurons with a dead zone of :data:`CLEAN_MARGIN` on both sides (so two neurons
+    per step instead of one per change of slope). Plain gadgets pass input noise on with
+    gain 1; clean ones remove it, which is what error correction needs.
     """
     op, literal = symmetric_form(gate)
     k = len(gate.fanin)
     if op in ("XOR", "XNOR") and k == 2:
-        weights = ((1.0, -1.0), (-1.0, 1.0))
-        biases, coefs = (0.0, 0.0), (1.0, 1.0)
-        const = 0.0
-        if op == "XNOR":
-            coefs, const = (-1.0, -1.0), 1.0
+        sign = 1.0 if op == "XOR" else -1.0
+        const = 0.0 if op == "XOR" else 1.0
+        if clean:  # a ramp on each of a - b and b - a
+            offsets, coefs = _clean_steps((0, 1), CLEAN_MARGIN)
+            weights = ((1.0, -1.0),) * 2 + ((-1.0, 1.0),) * 2
+            biases, coefs = tuple(offsets) * 2, tuple(sign * c for c in coefs) * 2
+        else:
+            weights = ((1.0, -1.0), (-1.0, 1.0))
+            biases, coefs = (0.0, 0.0), (sign, sign)
+    elif clean:
+        profile = op_profile(op, k)
+        biases, coefs = _clean_steps(profile, CLEAN_MARGIN)
+        weights = ((1.0,) * k,) * len(biases)
+        const = float(profile[0])
     else:
         gadget = gate_gadget(gate)
         weights = ((float(gadget.direction),) * k,) * gadget.neurons
@@ -126,10 +160,10 @@ def gadget_neurons(
 
 
 @lru_cache(maxsize=1024)
-def op_gadget_neurons(op: str, fanin: int) -> GadgetNeurons:
+def op_gadget_neurons(op: str, fanin: int, clean: bool = False) -> GadgetNeurons:
     """:func:`gadget_neurons` of a plain ``op`` gate with this fan-in (no negated inputs);
     vectorized codegen applies negations to it in bulk."""
-    return gadget_neurons(Gate("g", op, tuple(f"x{i}" for i in range(fanin))))
+    return gadget_neurons(Gate("g", op, tuple(f"x{i}" for i in range(fanin))), clean=clean)
 
 
 def exact_neuron_count(layered: LayeredCircuit) -> int:
@@ -183,27 +217,30 @@ def gadget_parts(
     flips: np.ndarray,
     out_flip: np.ndarray,
     first_neuron: int,
+    clean: np.ndarray | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """The exact gadgets of ``gates`` (indices into ``arrays``), reading features stored
     negated where ``flips`` says and giving outputs stored negated where ``out_flip`` (per
     gate) says, on neurons from ``first_neuron`` on, gate after gate: weight (neurons, F),
-    biases, read-off entries (gate, neuron, coef) and read-off constants per gate.
+    biases, read-off entries (gate, neuron, coef) and read-off constants per gate. Gates
+    flagged in ``clean`` (per gate of ``arrays``) get the clean gadget.
 
-    Vectorized per (op, fan-in): the plain gadget (:func:`op_gadget_neurons`) with every input
-    negated by its storage or by the gate's literal (not both) entering as 1 - x."""
+    Vectorized per (op, fan-in, clean): the plain gadget (:func:`op_gadget_neurons`) with every
+    input negated by its storage or by the gate's literal (not both) entering as 1 - x."""
     n_in = flips.shape[0]
     ops, arity = arrays.op_index[gates], arrays.arity[gates]
+    cleans = np.zeros(gates.size, bool) if clean is None else np.asarray(clean, bool)[gates]
     per_gate = np.zeros(gates.size, dtype=np.int64)
     gadgets = {}
-    for o, a in set(zip(ops.tolist(), arity.tolist(), strict=True)):
-        gadgets[o, a] = op_gadget_neurons(arrays.ops[o], a)
-        per_gate[(ops == o) & (arity == a)] = len(gadgets[o, a].biases)
+    for o, a, c in set(zip(ops.tolist(), arity.tolist(), cleans.tolist(), strict=True)):
+        gadgets[o, a, c] = op_gadget_neurons(arrays.ops[o], a, c)
+        per_gate[(ops == o) & (arity == a) & (cleans == c)] = len(gadgets[o, a, c].biases)
     start = np.concatenate([[0], np.cumsum(per_gate)])
     biases = np.zeros(int(start[-1]))
     consts = np.zeros(gates.size)
     w_rows, w_cols, w_vals, r_gate, r_neuron, r_coef = [], [], [], [], [], []
-    for (o, a), gadget in sorted(gadgets.items()):
-        at = np.flatnonzero((ops == o) & (arity == a))
+    for (o, a, c), gadget in sorted(gadgets.items()):
+        at = np.flatnonzero((ops == o) & (arity == a) & (cleans == c))
         n_j = len(gadget.biases)  # 0 for a constant
         base = np.asarray(gadget.weights, dtype=np.float64).reshape(n_j, a)
         rows = arrays.fanin_rows(gates[at], a)

@@ -5,7 +5,10 @@ every wire's activity under s-sparse inputs (activity.py), embed the inputs (emb
 decode inputs given in superposition (decode.py), then per circuit layer a computation block
 (superposed.py) -- or the exact block when that is cheaper and no width was forced, the
 *hybrid*. Error control (on unless ``error_correction`` is off) bounds the fan-in of superposed
-neurons (:data:`NOISE_BUDGET_FANIN`).
+neurons (:data:`NOISE_BUDGET_FANIN`) and, after every ``config.clean_every`` layers with
+superposed neurons, makes the next layer (unless it is the last) a *clean-up*: its gadget gates
+that read a noisy wire (a superposed read-off, or a plain gadget's output downstream of one)
+get clean gadgets (exact.CLEAN_MARGIN), which remove the noise instead of passing it on.
 
 All randomness comes from one ``numpy.random.Generator`` seeded by the config, spawned into
 independent streams per use (and per layer and width, seeded from the config seed), so the
@@ -24,7 +27,7 @@ from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.embedding import input_embedding
-from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
+from circuit2mlp.codegen.exact import GateArrays, compile_exact_blocks, exact_block
 from circuit2mlp.codegen.sparse_forward import affine, positives, within
 from circuit2mlp.codegen.superposed import (
     SuperposeOptions,
@@ -80,6 +83,8 @@ def build_blocks(
     inner = dataclasses.replace(options, center=False)
     # Read-offs of superposed neurons are noisy; the decode layer's clamped inputs are not.
     noisy = any(b.stats.get("superposed_neurons") for b in blocks)
+    noisy_wires = np.zeros(len(layered.inputs), dtype=bool)  # decoded inputs are clean
+    since_clean = 0  # layers with superposed neurons since the last clean-up
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
@@ -91,9 +96,23 @@ def build_blocks(
         terms = layer_terms(
             gates, levels[i], levels[i + 1].flip, prefer_gadgets=layer_options.dedicated_linear
         )
+        reads_noisy = _reads(terms, noisy_wires)
+        cleaning = (
+            options.method == "superposed"
+            and config.error_correction
+            and not last
+            and config.clean_every > 0
+            and since_clean >= config.clean_every
+        )
+        clean = reads_noisy if cleaning else None
 
         def build(
-            width: int | None, i=i, gates=gates, last=last, layer_options=layer_options, terms=terms
+            width: int | None,
+            i=i,
+            gates=gates,
+            layer_options=layer_options,
+            terms=terms,
+            clean=clean,
         ):
             """The layer's superposed stage at a width."""
             sized = dataclasses.replace(layer_options, width=width)
@@ -105,6 +124,7 @@ def build_blocks(
                     sized,
                     np.random.default_rng([config.seed, 2, i, width or 0]),
                     terms,
+                    clean,
                 )
             ]
             stage[0].stats["kind"] = "compute"
@@ -115,15 +135,22 @@ def build_blocks(
         else:
             stage = _grow(
                 build,
-                exact_neurons_of(terms),
-                lambda i=i, gates=gates: _all_dedicated(
-                    gates, levels[i], levels[i + 1].flip, options
+                exact_neurons_of(terms, clean=clean),
+                lambda i=i, gates=gates, clean=clean: _all_dedicated(
+                    gates, levels[i], levels[i + 1].flip, options, clean
                 ),
                 lambda blocks, i=i: check.clean(blocks, i + 1),
             )
         check.advance(stage)
         blocks.extend(stage)
         noisy = any(b.stats.get("superposed_neurons") for b in stage)
+        superposed = np.ones(len(gates), dtype=bool)
+        superposed[terms.dedicated] = False
+        if not stage[0].stats.get("superposed_gates"):  # the exact fallback
+            superposed[:] = False
+        passed = reads_noisy & ~superposed & (clean is None or ~clean)
+        noisy_wires = superposed | passed
+        since_clean = (0 if cleaning else since_clean) + int(noisy)
     flipped = frozenset(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
@@ -236,13 +263,22 @@ def _unflipped(level: LevelActivity) -> LevelActivity:
     return dataclasses.replace(level, flip=np.zeros_like(level.flip), frequency=freq)
 
 
-def _all_dedicated(gates, level: LevelActivity, out_flip: np.ndarray, options) -> LayerBlock:
-    """The layer with every gate on its own exact gadget (stored polarities respected)."""
+def _all_dedicated(
+    gates, level: LevelActivity, out_flip: np.ndarray, options, clean: np.ndarray | None = None
+) -> LayerBlock:
+    """The layer with every gate on its own exact gadget (stored polarities respected; clean
+    gadgets where ``clean`` says)."""
     everything_dense = dataclasses.replace(level, frequency=np.ones_like(level.frequency))
     terms = layer_terms(gates, everything_dense, out_flip)
     return computation_block(
-        gates, everything_dense, out_flip, options, np.random.default_rng(0), terms
+        gates, everything_dense, out_flip, options, np.random.default_rng(0), terms, clean
     )
+
+
+def _reads(arrays: GateArrays, wires: np.ndarray) -> np.ndarray:
+    """Per gate: whether it reads any of the flagged input ``wires``."""
+    gate_of_slot = np.repeat(np.arange(arrays.n_gates), arrays.arity)
+    return np.bincount(gate_of_slot, weights=wires[arrays.fanin], minlength=arrays.n_gates) > 0
 
 
 __all__ = ["DTYPE", "build_blocks", "exact_block"]

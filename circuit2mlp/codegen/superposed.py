@@ -30,7 +30,13 @@ import scipy.sparse as sp
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.design import CENTER, MAX_READ, GroupDesign, design_group, neurons_for
-from circuit2mlp.codegen.exact import GateArrays, gadget_parts, gate_arrays, op_gadget
+from circuit2mlp.codegen.exact import (
+    GateArrays,
+    gadget_parts,
+    gate_arrays,
+    op_gadget,
+    op_gadget_neurons,
+)
 from circuit2mlp.codegen.polynomial import gate_polynomial
 from circuit2mlp.codegen.wiring import Wiring, dedicated_wiring, feature_centric, gate_centric
 from circuit2mlp.ir import Gate
@@ -221,15 +227,19 @@ def _prefer_gadgets(terms: LayerTerms) -> None:
         terms.terms[q] = (gate, rank[inverse.ravel()], coef)
 
 
-def exact_neurons_of(terms: LayerTerms, gates: np.ndarray | None = None) -> int:
-    """Neurons the exact gadgets of these gates (default: all) take."""
+def exact_neurons_of(
+    terms: GateArrays, gates: np.ndarray | None = None, clean: np.ndarray | None = None
+) -> int:
+    """Neurons the exact gadgets of these gates (default: all) take, clean ones where
+    ``clean`` (per gate) says."""
     gates = np.arange(terms.n_gates) if gates is None else gates
-    pairs, counts = np.unique(
-        np.stack([terms.op_index[gates], terms.arity[gates]]), axis=1, return_counts=True
+    cleans = np.zeros(gates.size, np.int64) if clean is None else clean[gates].astype(np.int64)
+    triples, counts = np.unique(
+        np.stack([terms.op_index[gates], terms.arity[gates], cleans]), axis=1, return_counts=True
     )
     return sum(
-        op_gadget(terms.ops[o], a).neurons * int(n)
-        for (o, a), n in zip(pairs.T.tolist(), counts.tolist(), strict=True)
+        len(op_gadget_neurons(terms.ops[o], a, bool(c)).biases) * int(n)
+        for (o, a, c), n in zip(triples.T.tolist(), counts.tolist(), strict=True)
     )
 
 
@@ -240,9 +250,11 @@ def computation_block(
     options: SuperposeOptions,
     rng: np.random.Generator,
     terms: LayerTerms | None = None,
+    clean: np.ndarray | None = None,
 ) -> LayerBlock:
     """One superposed layer computing ``gates`` from the features of ``level`` (``terms``:
-    :func:`layer_terms` of the same, when already worked out)."""
+    :func:`layer_terms` of the same, when already worked out). Dedicated gates flagged in
+    ``clean`` (per gate) get clean gadgets, which remove their inputs' noise."""
     if terms is None:
         terms = layer_terms(gates, level, out_flip)
     n_in = len(level.names)
@@ -310,6 +322,7 @@ def computation_block(
         np.asarray(level.flip, dtype=bool),
         np.asarray(out_flip, dtype=bool),
         offset,
+        clean,
     )
     consts[dedicated] += d_consts
     total = offset + d_biases.size
@@ -343,6 +356,7 @@ def computation_block(
         "carries": carries,
         "superposed_gates": len(gates) - len(dedicated),
         "exact_gates": len(dedicated),
+        "clean_gates": 0 if clean is None else int(np.asarray(clean, bool)[dedicated].sum()),
         "superposed_neurons": superposed_neurons,
         "dedicated_neurons": total - superposed_neurons,
         "predicted_errors": float(sum(s["predicted_errors"] for s in group_stats)),
