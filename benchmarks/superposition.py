@@ -6,7 +6,8 @@ a. U-AND, s = 3: smallest width with verified sample error rate <= 1 % for ``pap
    ``superposed`` (width search: circuit2mlp.search), and the fitted exponent of width vs m.
 b. The same with inputs in superposition, d0 = m / 4.
 c. Random layered circuits (2,000 gates per layer), error rate vs depth at a fixed width, with
-   and without error-correction layers.
+   full error control (noise budget + clean-up layers), the noise budget only, and none; and
+   the noise on the wires level by level in the deepest of them (that alone: --parts n).
 d. The shared real circuits (../shared/circuits): neurons of the default method vs exact, s = 2.
 e. Compile time and peak memory of the m = 1000 U-AND (499,500 gates) at width 5,000.
 
@@ -79,14 +80,23 @@ def fit_exponent(rows: list[dict], method: str) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
+#: Error-control variants of part c: (label, error_correction, clean_every).
+VARIANTS = (("full", True, 16), ("budget only", True, 0), ("off", False, 16))
+
+
+def _random(depth: int):
+    return random_circuit(inputs=2000, width=2000, depth=depth, fan_in=2, seed=0)
+
+
 def part_depth(depths: list[int], width: int, samples: int) -> list[dict]:
     """Random circuits (2,000 inputs, 2,000 gates per layer, fan-in 2, with negated literals),
-    superposed at a fixed width with and without error control, against the exact method."""
+    superposed at a fixed width with full error control (noise budget and clean-ups), the
+    noise budget only, and none, against the exact method."""
     rows = []
     for depth in depths:
-        circuit = random_circuit(inputs=2000, width=2000, depth=depth, fan_in=2, seed=0)
-        for ec in (True, False):
-            config = CompileConfig(sparsity=3, width=width, error_correction=ec)
+        circuit = _random(depth)
+        for label, ec, every in VARIANTS:
+            config = CompileConfig(sparsity=3, width=width, error_correction=ec, clean_every=every)
             start = time.perf_counter()
             network, report = compile_circuit(circuit, config)
             seconds = time.perf_counter() - start
@@ -94,19 +104,39 @@ def part_depth(depths: list[int], width: int, samples: int) -> list[dict]:
             rows.append(
                 {
                     "depth": depth,
-                    "error_correction": ec,
+                    "error_control": label,
                     "width": width,
                     "gates": len(circuit.gates),
                     "neurons": report.neurons,
                     "exact_neurons": report.exact_neurons,
+                    "clean_gates": sum(r.get("clean_gates", 0) for r in report.layers),
                     "compile_seconds": round(seconds, 1),
-                    "samples_per_k": samples,
+                    "samples": result.overall.samples,
+                    "sample_errors": result.overall.sample_errors,
                     "bit_error_rate": result.overall.bit_error_rate,
                     "sample_error_rate": result.overall.sample_error_rate,
                     "max_error_on_0": result.overall.max_error_on_0,
                 }
             )
             print(rows[-1], flush=True)
+    return rows
+
+
+def part_noise(depth: int, width: int, samples: int) -> list[dict]:
+    """Wire noise level by level (interp.wire_noise, 3-hot inputs) in the deepest circuit of
+    part c, for each error-control variant: what depth-independence is judged by."""
+    from circuit2mlp.compiler import lower
+    from circuit2mlp.interp import wire_noise
+    from circuit2mlp.verify import level_inputs
+
+    circuit = _random(depth)
+    x = level_inputs(len(circuit.inputs), 3, samples, np.random.default_rng(2))
+    rows = []
+    for label, ec, every in VARIANTS:
+        config = CompileConfig(sparsity=3, width=width, error_correction=ec, clean_every=every)
+        network, _ = compile_circuit(circuit, config)
+        for row in wire_noise(network, circuit, x, layered=lower(circuit, config)):
+            rows.append({"depth": depth, "error_control": label, **row})
     return rows
 
 
@@ -209,21 +239,35 @@ def plot(results: dict) -> None:
         plt.close(fig)
     rows = results.get("depth")
     if rows:
-        fig, ax = plt.subplots(figsize=(5, 4))
-        for ec in (True, False):
+        noise = results.get("depth_noise", [])
+        fig, axes = plt.subplots(1, 2 if noise else 1, figsize=(10 if noise else 5, 4))
+        axes = np.atleast_1d(axes)
+        for label, _, _ in VARIANTS:
             pts = sorted(
-                (r["depth"], r["sample_error_rate"]) for r in rows if r["error_correction"] == ec
+                (r["depth"], r["sample_error_rate"]) for r in rows if r["error_control"] == label
             )
-            ax.plot(
-                *zip(*pts, strict=True),
-                "o-",
-                label="error control on" if ec else "error control off",
-            )
-        ax.set_yscale("symlog", linthresh=1e-4)
-        ax.set_xlabel("circuit depth")
-        ax.set_ylabel("sample error rate")
-        ax.set_title("random circuits, 2,000 gates/layer, s = 3")
-        ax.legend()
+            if pts:
+                axes[0].plot(*zip(*pts, strict=True), "o-", label=f"error control: {label}")
+        axes[0].set_yscale("symlog", linthresh=1e-4)
+        axes[0].set_xscale("log", base=2)
+        axes[0].set_xlabel("circuit depth")
+        axes[0].set_ylabel("sample error rate")
+        axes[0].set_title("random circuits, 2,000 gates/layer, s = 3")
+        axes[0].legend()
+        if noise:
+            for label, _, _ in VARIANTS:
+                pts = [
+                    (r["level"], r["noisy_wires_per_sample"])
+                    for r in noise
+                    if r["error_control"] == label and r["level"] < r["depth"]
+                ]
+                if pts:
+                    axes[1].plot(*zip(*pts, strict=True), "-", label=f"error control: {label}")
+            axes[1].set_yscale("log")
+            axes[1].set_xlabel("level")
+            axes[1].set_ylabel("wires off by > 0.1, per 3-hot sample")
+            axes[1].set_title(f"noise on the wires, depth {noise[0]['depth']}")
+            axes[1].legend(loc="center right", bbox_to_anchor=(1, 0.6))
         fig.tight_layout()
         fig.savefig(OUT / "depth.png", dpi=120)
         plt.close(fig)
@@ -234,7 +278,8 @@ def main() -> None:
     parser.add_argument("--parts", default="a,b,c,d")
     parser.add_argument("--m", default="125,250,500,1000")
     parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--depths", default="1,2,4,8,16,32")
+    parser.add_argument("--depths", default="1,2,4,8,16,32,64")
+    parser.add_argument("--noise-samples", type=int, default=2000)
     parser.add_argument("--depth-width", type=int, default=320)
     parser.add_argument("--depth-samples", type=int, default=10000)
     args = parser.parse_args()
@@ -264,6 +309,9 @@ def main() -> None:
     if "c" in parts:
         depths = [int(d) for d in args.depths.split(",")]
         results["depth"] = part_depth(depths, args.depth_width, args.depth_samples)
+    if "c" in parts or "n" in parts:
+        depth = max(int(d) for d in args.depths.split(","))
+        results["depth_noise"] = part_noise(depth, args.depth_width, args.noise_samples)
     if "d" in parts:
         results["real"] = part_real(args.samples)
     if "e" in parts:
