@@ -190,3 +190,25 @@ def test_help_explains():
         assert command in result.stdout
     assert "--sparsity" in run("compile", "--help").stdout
     assert "--clean-every" in run("compile", "--help").stdout
+
+
+def test_noise_reports_wire_noise_per_level(tmp_path, full_adder):
+    """`noise` runs k-hot samples and reports every level; inputs read exactly, a narrow
+    superposed network's wires stray, and too many ones for the inputs is a clean exit 2."""
+    circuit, weights = tmp_path / "r.yaml", tmp_path / "r.npz"
+    assert run("generate", "random", "-m", 200, "-G", 200, "-L", 6, "-o", circuit).returncode == 0
+    assert run("compile", circuit, "--width", 40, "-o", weights, "-q").returncode == 0
+    result = run("noise", weights, "-n", 300, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["k"], data["samples"]) == (3, 300)
+    levels = data["levels"]
+    assert [r["level"] for r in levels] == list(range(7))
+    assert levels[0]["noisy_wires_per_sample"] == 0 and levels[0]["off_by"]["0.1"] == 0
+    assert max(r["noisy_wires_per_sample"] for r in levels) > 0
+    assert "off >0.25" in run("noise", weights, "-n", 50).stdout
+    small = tmp_path / "fa.npz"
+    assert run("compile", full_adder, "-o", small, "-q").returncode == 0
+    result = run("noise", small, "-k", 4)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,4 +1,4 @@
-"""``circuit2mlp features | inspect | trace``: read a weights file as ground truth for
+"""``circuit2mlp features | inspect | trace | noise``: read a weights file as ground truth for
 interpretability (see :mod:`circuit2mlp.interp` and docs/interpretability.md)."""
 
 from __future__ import annotations
@@ -337,4 +337,63 @@ def _interesting(rows: list, limit: int) -> list:
     return [r for r in rows if id(r) in chosen]
 
 
-COMMANDS = (features_cmd, inspect_cmd, trace_cmd)
+# --------------------------------------------------------------------------- noise
+
+
+@click.command("noise")
+@click.argument("weights", type=click.Path(path_type=Path))
+@click.option(
+    "--samples",
+    "-n",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="k-hot inputs to run (all of them when there are fewer).",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Inputs that are 1 in each sample (default: the sparsity compiled for).",
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bool) -> None:
+    """How far WEIGHTS' wires stray from their true values, level by level, on random k-hot
+    inputs: the share of samples with some wire off by more than 0.1 / 0.25 / 0.5 and the
+    wires off by more than 0.1 per sample. Noise that builds up with depth shows as columns
+    that grow down the table; error correction keeps them bounded (docs/theory.md §7)."""
+    import numpy as np
+
+    from circuit2mlp.errors import UserError
+    from circuit2mlp.interp import embedded_circuit, lowered_circuit, wire_noise
+    from circuit2mlp.verify import level_inputs
+
+    network = _load(weights)
+    circuit = embedded_circuit(network, str(weights))
+    k = int(network.meta.get("sparsity", 3)) if k is None else k
+    m = len(network.input_names)
+    if k > m:
+        raise UserError(f"{weights}: k = {k} is more than the {m} inputs")
+    x = level_inputs(m, k, samples, np.random.default_rng(seed))
+    rows = wire_noise(network, circuit, x, layered=lowered_circuit(network, circuit))
+    if as_json:
+        _emit_json({"k": k, "samples": int(x.shape[0]), "levels": rows}, None)
+        return
+    console = _console()
+    console.print(f"{weights}: {x.shape[0]} samples with {k} inputs on")
+    table = [
+        [
+            str(r["level"]),
+            str(r["wires"]),
+            *(f"{r['off_by'][t]:.4f}" for t in ("0.1", "0.25", "0.5")),
+            f"{r['noisy_wires_per_sample']:.3f}",
+        ]
+        for r in rows
+    ]
+    header = ["level", "wires", "off >0.1", "off >0.25", "off >0.5", "wires >0.1/sample"]
+    console.print(_table(table, header), markup=False, highlight=False)
+
+
+COMMANDS = (features_cmd, inspect_cmd, trace_cmd, noise_cmd)
