@@ -118,3 +118,33 @@ def test_clean_ups_only_where_noise_is():
 def test_clean_every_must_not_be_negative():
     with pytest.raises(UserError, match="clean-every"):
         CompileConfig(clean_every=-1).check()
+
+
+def test_exact_fallback_of_a_clean_up_layer_is_clean():
+    """When a clean-up layer falls back to exact gadgets (automatic widths), the fallback uses
+    clean gadgets too, its cost is what the width search compares against, and it reads noisy
+    stored features exactly."""
+    from circuit2mlp.codegen.activity import level_values, measure_activity
+    from circuit2mlp.codegen.pipeline import _all_dedicated, _reads
+    from circuit2mlp.codegen.superposed import SuperposeOptions, exact_neurons_of, layer_terms
+    from circuit2mlp.simulate import unpack_bits
+
+    circuit = random_circuit(inputs=200, width=200, depth=3, fan_in=2, seed=4)
+    layered = lower(circuit, CompileConfig(sparsity=3))
+    levels = measure_activity(layered, 3, np.random.default_rng(0))
+    gates, level, out_flip = layered.layers[1], levels[1], levels[2].flip
+    terms = layer_terms(gates, level, out_flip)
+    clean = _reads(terms, np.ones(len(level.names), dtype=bool))
+    assert clean.all()
+    block = _all_dedicated(gates, level, out_flip, SuperposeOptions(), clean)
+    assert block.neurons == exact_neurons_of(terms, clean=clean) > exact_neurons_of(terms)
+    assert block.stats["clean_gates"] == len(gates)
+
+    x = level_inputs(200, 3, 300, np.random.default_rng(1))
+    values = level_values(layered, x)
+    stored_in = unpack_bits(values[1], 300).T ^ level.flip[:, None]
+    stored_out = unpack_bits(values[2], 300).T ^ out_flip[:, None]
+    noise = np.random.default_rng(2).uniform(-0.12, 0.12, stored_in.shape)  # two inputs < 0.25
+    h = np.maximum(block.weight @ (stored_in + noise) + block.bias[:, None], 0)
+    read = block.features.readout @ h + block.features.bias[:, None]
+    assert np.abs(read - stored_out).max() < 1e-5
