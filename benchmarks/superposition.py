@@ -6,7 +6,7 @@ a. U-AND, s = 3: smallest width with verified sample error rate <= 1 % for ``pap
    ``superposed`` (width search: circuit2mlp.search), and the fitted exponent of width vs m.
 b. The same with inputs in superposition, d0 = m / 4.
 c. Random layered circuits (2,000 gates per layer), error rate vs depth at a fixed width, with
-   full error control (noise budget + clean-up layers), the noise budget only, and none; and
+   full error control (noise budget + clean gadgets), the noise budget only, and none; and
    the noise on the wires level by level in the deepest of them (that alone: --parts n).
 d. The shared real circuits (../shared/circuits): neurons of the default method vs exact, s = 2.
 e. Compile time and peak memory of the m = 1000 U-AND (499,500 gates) at width 5,000.
@@ -80,8 +80,8 @@ def fit_exponent(rows: list[dict], method: str) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
-#: Error-control variants of part c: (label, error_correction, clean_every).
-VARIANTS = (("full", True, 16), ("budget only", True, 0), ("off", False, 16))
+#: Error-control variants of part c: (label, error_correction, clean_threshold).
+VARIANTS = (("full", True, 8.0), ("budget only", True, 0.0), ("off", False, 8.0))
 
 
 def _random(depth: int):
@@ -95,8 +95,10 @@ def part_depth(depths: list[int], width: int, samples: int) -> list[dict]:
     rows = []
     for depth in depths:
         circuit = _random(depth)
-        for label, ec, every in VARIANTS:
-            config = CompileConfig(sparsity=3, width=width, error_correction=ec, clean_every=every)
+        for label, ec, threshold in VARIANTS:
+            config = CompileConfig(
+                sparsity=3, width=width, error_correction=ec, clean_threshold=threshold
+            )
             start = time.perf_counter()
             network, report = compile_circuit(circuit, config)
             seconds = time.perf_counter() - start
@@ -132,8 +134,10 @@ def part_noise(depth: int, width: int, samples: int) -> list[dict]:
     circuit = _random(depth)
     x = level_inputs(len(circuit.inputs), 3, samples, np.random.default_rng(2))
     rows = []
-    for label, ec, every in VARIANTS:
-        config = CompileConfig(sparsity=3, width=width, error_correction=ec, clean_every=every)
+    for label, ec, threshold in VARIANTS:
+        config = CompileConfig(
+            sparsity=3, width=width, error_correction=ec, clean_threshold=threshold
+        )
         network, _ = compile_circuit(circuit, config)
         for row in wire_noise(network, circuit, x, layered=lower(circuit, config)):
             rows.append({"depth": depth, "error_control": label, **row})

@@ -169,14 +169,14 @@ def cli() -> None:
     "layers): read-off noise then builds up with depth (docs/theory.md §7).",
 )
 @click.option(
-    "--clean-every",
-    type=click.IntRange(0),
-    default=16,
+    "--clean-threshold",
+    type=click.FloatRange(0, max_open=False),
+    default=8.0,
     show_default=True,
-    metavar="N",
-    help="Error correction: after every N layers with superposed neurons, the next layer "
-    "computes the gates that read noisy wires with clean gadgets (two neurons per step, "
-    "exact for input noise below 0.25), so noise does not build up with depth; 0: never.",
+    metavar="T",
+    help="Error correction: a gate that would pass on T or more units of expected read-off "
+    "noise gets a clean gadget (two neurons per step, exact for input noise below 0.25), so "
+    "noise does not build up with depth; lower T cleans more gates; 0: never.",
 )
 @click.option(
     "--sparsity",
@@ -226,7 +226,7 @@ def compile_cmd(
     max_memory: int | None,
     input_dim: int | None,
     no_error_correction: bool,
-    clean_every: int,
+    clean_threshold: float,
     stop_after: str | None,
     dump_ir: Path | None,
     as_json: bool,
@@ -244,7 +244,7 @@ def compile_cmd(
         width=None if search else width,
         input_dim=input_dim,
         error_correction=not no_error_correction,
-        clean_every=clean_every,
+        clean_threshold=clean_threshold,
     )
     config.check()
     if search and method == "exact":

@@ -33,8 +33,8 @@ class CompileConfig:
     width: int | None = None  # neurons per superposed layer; None = from the error model
     input_dim: int | None = None  # d0 < m: inputs in superposition; None = basis-aligned
     error_correction: bool = True
-    # With error correction: clean-up after this many layers with superposed neurons (0: never)
-    clean_every: int = 16
+    # With error correction: noise mass at which a gate gets a clean gadget (0: never)
+    clean_threshold: float = 8.0
 
     def check(self) -> None:
         """Reject out-of-range values with a clear message."""
@@ -50,8 +50,8 @@ class CompileConfig:
             raise UserError(f"width {self.width} out of range (need >= 2)")
         if self.input_dim is not None and self.input_dim < 1:
             raise UserError(f"input dim {self.input_dim} out of range (need >= 1)")
-        if self.clean_every < 0:
-            raise UserError(f"clean-every {self.clean_every} out of range (need >= 0)")
+        if not 0 <= self.clean_threshold < float("inf"):
+            raise UserError(f"clean threshold {self.clean_threshold} out of range (need >= 0)")
 
 
 @dataclass

@@ -122,7 +122,8 @@ def test_bad_circuit_is_one_line_exit_2(tmp_path, name):
         ["compile", "missing.yaml"],
         ["compile", "{adder}", "--sparsity", "-1"],
         ["compile", "{adder}", "--method", "magic"],
-        ["compile", "{adder}", "--clean-every", "-1"],
+        ["compile", "{adder}", "--clean-threshold", "-1"],
+        ["compile", "{adder}", "--clean-threshold", "inf"],
         ["compile", "{adder}", "--stop-after", "nosuchpass"],
         ["verify", "missing.npz"],
         ["verify", "{adder}"],
@@ -189,7 +190,7 @@ def test_help_explains():
     for command in ("compile", "verify", "check", "passes"):
         assert command in result.stdout
     assert "--sparsity" in run("compile", "--help").stdout
-    assert "--clean-every" in run("compile", "--help").stdout
+    assert "--clean-threshold" in run("compile", "--help").stdout
 
 
 def test_noise_reports_wire_noise_per_level(tmp_path, full_adder):

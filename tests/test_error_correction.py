@@ -1,5 +1,6 @@
-"""Error correction: clean gadgets remove bounded input noise, and clean-up layers keep the
-noise on the wires of a deep superposed network from building up with depth."""
+"""Error correction: clean gadgets remove bounded input noise, and cleaning the gates through
+which much noise would pass keeps the noise on the wires of a deep superposed network from
+building up with depth."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import itertools
 import numpy as np
 import pytest
 
-from circuit2mlp.codegen.exact import CLEAN_MARGIN, gadget_neurons
+from circuit2mlp.codegen.exact import CLEAN_MARGIN, gadget_neurons, gate_arrays
+from circuit2mlp.codegen.noise import passed_mass, sensitivity
 from circuit2mlp.compiler import CompileConfig, compile_circuit, lower
 from circuit2mlp.errors import UserError
 from circuit2mlp.generate import random_circuit
 from circuit2mlp.interp import wire_noise
 from circuit2mlp.ir import Gate
 from circuit2mlp.verify import level_inputs
+
+OPS = ("BUF", "NOT", "AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ")
 
 
 def _run(neurons, x) -> float:
@@ -71,14 +75,14 @@ def test_clean_gadget_shrinks_any_deviation_below_one_half():
 
 @pytest.fixture(scope="module")
 def deep_circuit():
-    """Nine layers of 2,000 random fan-in-2 gates: sparse, a quarter of them coincidence
+    """Twelve layers of 2,000 random fan-in-2 gates: sparse, a quarter of them coincidence
     gates that are superposed at width 320 and add read-off noise."""
-    return random_circuit(inputs=2000, width=2000, depth=9, fan_in=2, seed=0)
+    return random_circuit(inputs=2000, width=2000, depth=12, fan_in=2, seed=0)
 
 
-def _noise(circuit, clean_every: int, error_correction: bool = True):
+def _noise(circuit, threshold: float, error_correction: bool = True):
     config = CompileConfig(
-        sparsity=3, width=320, clean_every=clean_every, error_correction=error_correction
+        sparsity=3, width=320, clean_threshold=threshold, error_correction=error_correction
     )
     network, report = compile_circuit(circuit, config)
     x = level_inputs(len(circuit.inputs), 3, 1000, np.random.default_rng(0))
@@ -86,46 +90,87 @@ def _noise(circuit, clean_every: int, error_correction: bool = True):
     return report, [r["noisy_wires_per_sample"] for r in rows]
 
 
-def test_clean_up_layer_resets_the_noise(deep_circuit):
-    """After four layers with superposed neurons, layer 4 cleans every gadget gate reading a
-    noisy wire: the wires off by more than 0.1 drop to the level of one layer's fresh noise,
-    while without clean-ups they keep piling up."""
-    report, cleaned = _noise(deep_circuit, clean_every=4)
+def test_clean_ups_keep_the_noise_from_building_up(deep_circuit):
+    """Wires off by more than 0.1 per sample: without clean-ups they pile up level after
+    level; cleaning every gadget gate that would pass on 2 units of noise levels them off."""
+    report, cleaned = _noise(deep_circuit, threshold=2.0)
+    _, piled = _noise(deep_circuit, threshold=0.0)
     clean_gates = [r["clean_gates"] for r in report.layers]
-    assert clean_gates[4] > 0
-    assert clean_gates[:4] == [0] * 4 and clean_gates[5:] == [0] * 4  # 8 is the last
-    assert clean_gates[4] <= report.layers[4]["exact_gates"]
-    _, piled = _noise(deep_circuit, clean_every=0)
-    assert cleaned[:5] == piled[:5]  # the same network up to the clean-up
-    assert piled[5] > piled[4] > piled[1] > 0
-    assert cleaned[5] < 0.5 * cleaned[4]
-    assert cleaned[5] < 1.5 * cleaned[1]  # back to about one layer's fresh noise
-    assert max(cleaned) < max(piled)
+    assert clean_gates[0] == 0 and clean_gates[-1] == 0  # inputs are clean; outputs at 1/2
+    assert all(c > 0 for c in clean_gates[1:-1])
+    assert all(c <= r["exact_gates"] for c, r in zip(clean_gates, report.layers, strict=True))
+    assert cleaned[:2] == piled[:2]  # level 1 is the same network
+    inner = slice(1, len(piled) - 1)  # outputs are centred read-offs
+    assert all(b > a for a, b in itertools.pairwise(piled[inner]))
+    assert piled[-2] > 1.5 * piled[5]
+    assert max(cleaned[5:-1]) < 1.1 * cleaned[5]
+    assert cleaned[-2] < 0.5 * piled[-2]
 
 
-def test_clean_ups_only_where_noise_is():
-    """Inputs are clean, so a clean-up scheduled first changes nothing; with error
-    correction off there are no clean-ups at all."""
-    config = CompileConfig(sparsity=3, width=320, clean_every=1)
-    _, report = compile_circuit(random_circuit(2000, 2000, 3, fan_in=2, seed=1), config)
-    assert report.layers[0]["clean_gates"] == 0
-    assert report.layers[1]["clean_gates"] > 0
-    off = CompileConfig(sparsity=3, width=320, clean_every=1, error_correction=False)
-    _, report = compile_circuit(random_circuit(2000, 2000, 3, fan_in=2, seed=1), off)
+def test_no_clean_ups_without_error_correction(deep_circuit):
+    report, _ = _noise(deep_circuit, threshold=2.0, error_correction=False)
     assert all(r["clean_gates"] == 0 for r in report.layers)
 
 
-def test_clean_every_must_not_be_negative():
-    with pytest.raises(UserError, match="clean-every"):
-        CompileConfig(clean_every=-1).check()
+def test_clean_threshold_must_be_finite_and_not_negative():
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(UserError, match="clean threshold"):
+            CompileConfig(clean_threshold=bad).check()
+
+
+@pytest.mark.parametrize(("op", "k"), [(op, k) for op in OPS for k in (1, 2, 3, 4)])
+def test_sensitivity_is_the_chance_of_a_boolean_difference(op, k):
+    """Oracle: enumerate the other inputs, weight each pattern by its probability under the
+    independent frequencies, and count where flipping input i flips the gate."""
+    if op in ("BUF", "NOT") and k != 1:
+        return
+    rng = np.random.default_rng(k)
+    gate = Gate("g", op, tuple(f"x{i}" for i in range(k)))
+    for literal in itertools.product((False, True), repeat=k):
+        if any(literal) and op not in ("AND", "NAND"):
+            continue
+        g = gate if not any(literal) else _literal_cube(k, literal, op == "AND")
+        freq = rng.uniform(0, 1, k)
+        arrays = gate_arrays([g], {f"x{i}": i for i in range(k)})
+        sens = sensitivity(arrays, freq)
+        for i in range(k):
+            want = 0.0
+            for bits in itertools.product((0, 1), repeat=k):
+                if bits[i]:
+                    continue
+                p = np.prod([freq[j] if b else 1 - freq[j] for j, b in enumerate(bits) if j != i])
+                flipped = list(bits)
+                flipped[i] = 1
+                want += p * (g.evaluate(bits) != g.evaluate(tuple(flipped)))
+            assert sens[i] == pytest.approx(want), (op, literal, i)
+
+
+def test_passed_mass_sums_sensitive_inputs():
+    gates = [
+        Gate("a", "AND", ("x", "y")),
+        Gate("o", "OR", ("x", "y")),
+        Gate("e", "XOR", ("x", "y")),
+    ]
+    arrays = gate_arrays(gates, {"x": 0, "y": 1})
+    freq = np.array([0.1, 0.2])
+    mass = np.array([3.0, 5.0])
+    passed = passed_mass(arrays, sensitivity(arrays, freq), mass)
+    assert passed == pytest.approx([3 * 0.2 + 5 * 0.1, 3 * 0.8 + 5 * 0.9, 8.0])
+
+
+def _literal_cube(k, literal, onset):
+    from circuit2mlp.ir import Cover
+
+    cube = "".join("0" if n else "1" for n in literal)
+    return Gate("g", "SOP", tuple(f"x{i}" for i in range(k)), Cover((cube,), onset))
 
 
 def test_exact_fallback_of_a_clean_up_layer_is_clean():
-    """When a clean-up layer falls back to exact gadgets (automatic widths), the fallback uses
+    """When a layer with clean gates falls back to exact gadgets (automatic widths), it uses
     clean gadgets too, its cost is what the width search compares against, and it reads noisy
     stored features exactly."""
     from circuit2mlp.codegen.activity import level_values, measure_activity
-    from circuit2mlp.codegen.pipeline import _all_dedicated, _reads
+    from circuit2mlp.codegen.pipeline import _all_dedicated
     from circuit2mlp.codegen.superposed import SuperposeOptions, exact_neurons_of, layer_terms
     from circuit2mlp.simulate import unpack_bits
 
@@ -134,8 +179,7 @@ def test_exact_fallback_of_a_clean_up_layer_is_clean():
     levels = measure_activity(layered, 3, np.random.default_rng(0))
     gates, level, out_flip = layered.layers[1], levels[1], levels[2].flip
     terms = layer_terms(gates, level, out_flip)
-    clean = _reads(terms, np.ones(len(level.names), dtype=bool))
-    assert clean.all()
+    clean = np.ones(len(gates), dtype=bool)
     block = _all_dedicated(gates, level, out_flip, SuperposeOptions(), clean)
     assert block.neurons == exact_neurons_of(terms, clean=clean) > exact_neurons_of(terms)
     assert block.stats["clean_gates"] == len(gates)
@@ -148,3 +192,18 @@ def test_exact_fallback_of_a_clean_up_layer_is_clean():
     h = np.maximum(block.weight @ (stored_in + noise) + block.bias[:, None], 0)
     read = block.features.readout @ h + block.features.bias[:, None]
     assert np.abs(read - stored_out).max() < 1e-5
+
+
+def test_no_clean_gadgets_when_calibration_saw_every_input(corpus):
+    """rd73 has 7 inputs: the automatic width calibrates on every <= 2-hot input, which bounds
+    every wire on all the inputs the network is built for, so clean gadgets would only cost;
+    at a fixed width nothing was checked and the same threshold cleans."""
+    from circuit2mlp.formats import load_circuit
+
+    circuit = load_circuit(corpus / "real/lgsynth93_pla/rd73.blif")
+    _, auto = compile_circuit(circuit, CompileConfig(sparsity=2, clean_threshold=1e-6))
+    assert sum(r.get("superposed_gates", 0) for r in auto.layers) > 0
+    assert sum(r.get("clean_gates", 0) for r in auto.layers) == 0
+    config = CompileConfig(sparsity=2, width=64, clean_threshold=1e-6)
+    _, fixed = compile_circuit(circuit, config)
+    assert sum(r.get("clean_gates", 0) for r in fixed.layers) > 0

@@ -5,10 +5,10 @@ every wire's activity under s-sparse inputs (activity.py), embed the inputs (emb
 decode inputs given in superposition (decode.py), then per circuit layer a computation block
 (superposed.py) -- or the exact block when that is cheaper and no width was forced, the
 *hybrid*. Error control (on unless ``error_correction`` is off) bounds the fan-in of superposed
-neurons (:data:`NOISE_BUDGET_FANIN`) and, after every ``config.clean_every`` layers with
-superposed neurons, makes the next layer (unless it is the last) a *clean-up*: its gadget gates
-that read a noisy wire (a superposed read-off, or a plain gadget's output downstream of one)
-get clean gadgets (exact.CLEAN_MARGIN), which remove the noise instead of passing it on.
+neurons (:data:`NOISE_BUDGET_FANIN`) and cleans up: every exact-gadget gate (not in the last
+layer) that would pass on a noise mass of ``config.clean_threshold`` or more (noise.py: the
+expected read-off noise reaching it through the gates that are sensitive to it) gets a clean
+gadget (exact.CLEAN_MARGIN), which removes the noise instead of passing it on.
 
 All randomness comes from one ``numpy.random.Generator`` seeded by the config, spawned into
 independent streams per use (and per layer and width, seeded from the config seed), so the
@@ -27,7 +27,8 @@ from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.embedding import input_embedding
-from circuit2mlp.codegen.exact import GateArrays, compile_exact_blocks, exact_block
+from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
+from circuit2mlp.codegen.noise import passed_mass, sensitivity
 from circuit2mlp.codegen.sparse_forward import affine, positives, within
 from circuit2mlp.codegen.superposed import (
     SuperposeOptions,
@@ -83,8 +84,15 @@ def build_blocks(
     inner = dataclasses.replace(options, center=False)
     # Read-offs of superposed neurons are noisy; the decode layer's clamped inputs are not.
     noisy = any(b.stats.get("superposed_neurons") for b in blocks)
-    noisy_wires = np.zeros(len(layered.inputs), dtype=bool)  # decoded inputs are clean
-    since_clean = 0  # layers with superposed neurons since the last clean-up
+    mass = np.zeros(len(layered.inputs))  # noise mass per wire (noise.py); inputs are clean
+    # Clean gadgets guard the inputs nobody checked; a calibration on every input the network
+    # is built for has already bounded every wire on all of them, so they would only cost.
+    cleaning = (
+        options.method == "superposed"
+        and config.error_correction
+        and config.clean_threshold > 0
+        and not check.exhaustive
+    )
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
@@ -96,15 +104,12 @@ def build_blocks(
         terms = layer_terms(
             gates, levels[i], levels[i + 1].flip, prefer_gadgets=layer_options.dedicated_linear
         )
-        reads_noisy = _reads(terms, noisy_wires)
-        cleaning = (
-            options.method == "superposed"
-            and config.error_correction
-            and not last
-            and config.clean_every > 0
-            and since_clean >= config.clean_every
-        )
-        clean = reads_noisy if cleaning else None
+        passed, clean = np.zeros(len(gates)), None
+        if cleaning:
+            true_frequency = np.where(levels[i].flip, 1 - levels[i].frequency, levels[i].frequency)
+            passed = passed_mass(terms, sensitivity(terms, true_frequency), mass)
+            if not last and (passed >= config.clean_threshold).any():  # outputs: read at 1/2
+                clean = passed >= config.clean_threshold
 
         def build(
             width: int | None,
@@ -148,9 +153,9 @@ def build_blocks(
         superposed[terms.dedicated] = False
         if not stage[0].stats.get("superposed_gates"):  # the exact fallback
             superposed[:] = False
-        passed = reads_noisy & ~superposed & (clean is None or ~clean)
-        noisy_wires = superposed | passed
-        since_clean = (0 if cleaning else since_clean) + int(noisy)
+        mass = passed + superposed  # a superposed read-off adds one unit of its own
+        if clean is not None:
+            mass[clean & ~superposed] = 0.0
     flipped = frozenset(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
@@ -195,6 +200,7 @@ class _Calibration:
         from circuit2mlp.codegen.activity import activity_samples, level_values
 
         self.active = config.width is None
+        self.exhaustive = False  # checks every input the network is built for
         self._last: tuple[list[LayerBlock], sp.csr_matrix | None] = ([], None)
         if not self.active:
             return
@@ -203,7 +209,8 @@ class _Calibration:
         everything = sum(math.comb(m, k) for k in range(min(s, m) + 1))
         widest = max([m, *(len(layer) for layer in layered.layers)])
         per_k = 1024 if 8 * widest * (s + 1) * 1024 <= CALIBRATION_BYTES else 256
-        x = activity_samples(m, s, EXHAUSTIVE if everything <= EXHAUSTIVE else per_k, rng)
+        self.exhaustive = everything <= EXHAUSTIVE
+        x = activity_samples(m, s, EXHAUSTIVE if self.exhaustive else per_k, rng)
         self.samples = x.shape[0]
         self.values = level_values(layered, x)  # packed, true polarity
         self.flips = [level.flip for level in levels]
@@ -273,12 +280,6 @@ def _all_dedicated(
     return computation_block(
         gates, everything_dense, out_flip, options, np.random.default_rng(0), terms, clean
     )
-
-
-def _reads(arrays: GateArrays, wires: np.ndarray) -> np.ndarray:
-    """Per gate: whether it reads any of the flagged input ``wires``."""
-    gate_of_slot = np.repeat(np.arange(arrays.n_gates), arrays.arity)
-    return np.bincount(gate_of_slot, weights=wires[arrays.fanin], minlength=arrays.n_gates) > 0
 
 
 __all__ = ["DTYPE", "build_blocks", "exact_block"]
