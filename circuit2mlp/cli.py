@@ -165,8 +165,8 @@ def cli() -> None:
 @click.option(
     "--no-error-correction",
     is_flag=True,
-    help="Turn off error control (the fan-in bound of superposed neurons and the clean-up "
-    "layers): read-off noise then builds up with depth (docs/theory.md §7).",
+    help="Turn off error control (the fan-in bound of superposed neurons and the clean "
+    "gadgets): read-off noise then builds up with depth (docs/theory.md §7).",
 )
 @click.option(
     "--clean-threshold",

@@ -54,3 +54,22 @@ def passed_mass(arrays: GateArrays, sens: np.ndarray, mass: np.ndarray) -> np.nd
     """Per gate: the noise mass it passes on from its inputs (sum of sensitivity * mass)."""
     gate_of_slot = np.repeat(np.arange(arrays.n_gates), arrays.arity)
     return np.bincount(gate_of_slot, weights=sens * mass[arrays.fanin], minlength=arrays.n_gates)
+
+
+def gates_to_clean(
+    arrays: GateArrays, true_frequency: np.ndarray, mass: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(noise mass each gate would pass on, which gates to clean: those passing ``threshold``
+    or more; None when there are none)."""
+    passed = passed_mass(arrays, sensitivity(arrays, true_frequency), mass)
+    clean = passed >= threshold
+    return passed, (clean if clean.any() else None)
+
+
+def mass_after(passed: np.ndarray, superposed: np.ndarray, clean: np.ndarray | None) -> np.ndarray:
+    """The noise mass of a layer's outputs: what its gates pass on, one unit more for each
+    superposed read-off, none for a gadget that was cleaned."""
+    mass = passed + superposed
+    if clean is not None:
+        mass[clean & ~superposed] = 0.0
+    return mass

@@ -28,7 +28,7 @@ from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
-from circuit2mlp.codegen.noise import passed_mass, sensitivity
+from circuit2mlp.codegen.noise import gates_to_clean, mass_after
 from circuit2mlp.codegen.sparse_forward import affine, positives, within
 from circuit2mlp.codegen.superposed import (
     SuperposeOptions,
@@ -106,10 +106,9 @@ def build_blocks(
         )
         passed, clean = np.zeros(len(gates)), None
         if cleaning:
-            true_frequency = np.where(levels[i].flip, 1 - levels[i].frequency, levels[i].frequency)
-            passed = passed_mass(terms, sensitivity(terms, true_frequency), mass)
-            if not last and (passed >= config.clean_threshold).any():  # outputs: read at 1/2
-                clean = passed >= config.clean_threshold
+            level = _unflipped(levels[i])
+            passed, clean = gates_to_clean(terms, level.frequency, mass, config.clean_threshold)
+            clean = None if last else clean  # outputs are read at 1/2 anyway
 
         def build(
             width: int | None,
@@ -149,13 +148,11 @@ def build_blocks(
         check.advance(stage)
         blocks.extend(stage)
         noisy = any(b.stats.get("superposed_neurons") for b in stage)
-        superposed = np.ones(len(gates), dtype=bool)
-        superposed[terms.dedicated] = False
-        if not stage[0].stats.get("superposed_gates"):  # the exact fallback
-            superposed[:] = False
-        mass = passed + superposed  # a superposed read-off adds one unit of its own
-        if clean is not None:
-            mass[clean & ~superposed] = 0.0
+        superposed = np.zeros(len(gates), dtype=bool)
+        if stage[0].stats.get("superposed_gates"):  # not the exact fallback
+            superposed[:] = True
+            superposed[terms.dedicated] = False
+        mass = mass_after(passed, superposed, clean)
     flipped = frozenset(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
