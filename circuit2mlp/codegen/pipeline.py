@@ -105,10 +105,9 @@ def build_blocks(
             gates, levels[i], levels[i + 1].flip, prefer_gadgets=layer_options.dedicated_linear
         )
         passed, clean = np.zeros(len(gates)), None
-        if cleaning:
+        if cleaning and not last:  # outputs are read at 1/2 anyway
             level = _unflipped(levels[i])
             passed, clean = gates_to_clean(terms, level.frequency, mass, config.clean_threshold)
-            clean = None if last else clean  # outputs are read at 1/2 anyway
 
         def build(
             width: int | None,
