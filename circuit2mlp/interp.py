@@ -555,40 +555,53 @@ def wire_noise(
     x: np.ndarray,
     thresholds: tuple[float, ...] = (0.1, 0.25, 0.5),
     layered: LayeredCircuit | None = None,
+    budget: int = 1 << 24,
 ) -> list[dict[str, Any]]:
     """Per level, how far the wires' read-offs stray from their true values on a batch x
     (N, m): the share of samples with some wire off by more than each threshold, and the mean
     number of wires per sample off by more than the smallest. Noise that builds up with depth
     shows as shares that grow level after level; error correction should keep them flat.
     (Output read-offs are centred for the threshold at 1/2, so only the last threshold is
-    meaningful at the last level.)"""
-    truths = level_truths(network, circuit, x, layered)
-    rows: list[dict[str, Any]] = []
+    meaningful at the last level.) Samples go through in chunks of about ``budget`` read-offs
+    per level, so a million-wire network does not need a million-by-N matrix."""
+    layered = layered or lowered_circuit(network, circuit)
+    widest = max([1, *(len(f.names) for f in network.features)])
+    chunk = max(1, budget // widest)
+    wires: dict[int, int] = {}
+    over: dict[int, np.ndarray] = {}  # per level: samples with a wire off by > each threshold
+    noisy: dict[int, int] = {}  # per level: (wire, sample) pairs off by > the smallest
 
-    def grab(level: int, h: np.ndarray) -> None:
-        if level >= len(network.features):
-            return
-        fmap, known = network.features[level], truths[level]
-        idx = [f for f, name in enumerate(fmap.names) if name in known]
-        if not idx:
-            return
-        read = np.asarray(fmap.readout[idx] @ h) + fmap.bias[idx][:, None]
-        truth = np.stack([known[fmap.names[f]] for f in idx])
-        off = np.abs(read - truth)
-        off[~np.isfinite(off)] = np.inf  # a blown-up read-off is as far off as it gets
-        worst = off.max(axis=0)
-        rows.append(
-            {
-                "level": level,
-                "wires": len(idx),
-                "samples": int(x.shape[0]),
-                "off_by": {str(t): float(np.mean(worst > t)) for t in thresholds},
-                "noisy_wires_per_sample": float((off > min(thresholds)).sum() / x.shape[0]),
-            }
-        )
+    for start in range(0, x.shape[0], chunk):
+        part = x[start : start + chunk]
+        truths = level_truths(network, circuit, part, layered)
 
-    network.forward(x, callback=grab)
-    return rows
+        def grab(level: int, h: np.ndarray, truths=truths) -> None:
+            if level >= len(network.features):
+                return
+            fmap, known = network.features[level], truths[level]
+            idx = [f for f, name in enumerate(fmap.names) if name in known]
+            if not idx:
+                return
+            read = np.asarray(fmap.readout[idx] @ h) + fmap.bias[idx][:, None]
+            off = np.abs(read - np.stack([known[fmap.names[f]] for f in idx]))
+            off[~np.isfinite(off)] = np.inf  # a blown-up read-off is as far off as it gets
+            worst = off.max(axis=0)
+            wires[level] = len(idx)
+            over[level] = over.get(level, 0) + np.array([(worst > t).sum() for t in thresholds])
+            noisy[level] = noisy.get(level, 0) + int((off > min(thresholds)).sum())
+
+        network.forward(part, callback=grab)
+    n = max(int(x.shape[0]), 1)
+    return [
+        {
+            "level": level,
+            "wires": wires[level],
+            "samples": int(x.shape[0]),
+            "off_by": {str(t): float(c) / n for t, c in zip(thresholds, over[level], strict=True)},
+            "noisy_wires_per_sample": noisy[level] / n,
+        }
+        for level in sorted(wires)
+    ]
 
 
 def level_readouts(network: Network, x: np.ndarray) -> list[np.ndarray]:

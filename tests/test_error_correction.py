@@ -207,3 +207,16 @@ def test_no_clean_gadgets_when_calibration_saw_every_input(corpus):
     config = CompileConfig(sparsity=2, width=64, clean_threshold=1e-6)
     _, fixed = compile_circuit(circuit, config)
     assert sum(r.get("clean_gates", 0) for r in fixed.layers) > 0
+
+
+def test_wire_noise_is_the_same_in_chunks():
+    """wire_noise runs big batches in chunks of samples; the counts must not depend on it."""
+    circuit = random_circuit(inputs=300, width=300, depth=4, fan_in=2, seed=2)
+    config = CompileConfig(sparsity=3, width=48)
+    network, _ = compile_circuit(circuit, config)
+    x = level_inputs(300, 3, 500, np.random.default_rng(3))
+    layered = lower(circuit, config)
+    whole = wire_noise(network, circuit, x, layered=layered)
+    chunked = wire_noise(network, circuit, x, layered=layered, budget=300 * 37)
+    assert whole == chunked
+    assert max(r["noisy_wires_per_sample"] for r in whole) > 0
