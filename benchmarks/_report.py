@@ -12,6 +12,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def machine(load_before: float, **facts: Any) -> dict[str, Any]:
     """The Python version, the script's own ``facts`` and the 1-minute load average before
@@ -22,6 +24,20 @@ def machine(load_before: float, **facts: Any) -> dict[str, Any]:
         **facts,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def cpu_facts() -> dict[str, Any]:
+    """numpy's version, the core count and the processor: what throughput figures depend on."""
+    return {
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def settings(args: Any) -> dict[str, Any]:
+    """A script's parsed arguments as JSON-ready values (paths as strings)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -28,15 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from _report import machine, write_report
+from _report import cpu_facts, machine, settings, write_report
 
 from circuit2mlp.formats import load_circuit, parse_circuit
 from circuit2mlp.generate import uand_text
@@ -195,13 +193,8 @@ def main() -> None:
             results["verify"] = bench_verify(args, weights)
     report = {
         "results": results,
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": machine(
-            load_before,
-            numpy=np.__version__,
-            cpus=os.cpu_count(),
-            processor=platform.processor() or platform.machine(),
-        ),
+        "settings": settings(args),
+        "machine": machine(load_before, **cpu_facts()),
     }
     write_report(args.out, report)
 

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _report import machine, write_report
+from _report import cpu_facts, machine, settings, write_report
 
 from circuit2mlp.generate import gate_levels, random_circuit
 from circuit2mlp.ir import Circuit
@@ -260,14 +259,8 @@ def main() -> None:
         results[name]["speedup_vs_per_sample_numpy"] = float(f"{ratio:.3g}")
     report = {
         "results": results,
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": machine(
-            load_before,
-            numpy=np.__version__,
-            cpus=os.cpu_count(),
-            processor=platform.processor() or platform.machine(),
-            blas=blas_info(),
-        ),
+        "settings": settings(args),
+        "machine": machine(load_before, **cpu_facts(), blas=blas_info()),
     }
     for name in ("bit_parallel", "per_sample_numpy", "networkx_python"):
         row = results[name]
