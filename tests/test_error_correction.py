@@ -8,6 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
+from gadget_eval import run_neurons
 
 from circuit2mlp.codegen.exact import CLEAN_MARGIN, gadget_neurons, gate_arrays
 from circuit2mlp.codegen.noise import passed_mass, sensitivity
@@ -19,12 +20,6 @@ from circuit2mlp.ir import Gate
 from circuit2mlp.verify import level_inputs
 
 OPS = ("BUF", "NOT", "AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ")
-
-
-def _run(neurons, x) -> float:
-    pre = np.asarray(neurons.weights, dtype=float) @ np.asarray(x, dtype=float)
-    pre += np.asarray(neurons.biases)
-    return float(neurons.const + np.asarray(neurons.coefs) @ np.maximum(pre, 0.0))
 
 
 @pytest.mark.parametrize(
@@ -49,8 +44,8 @@ def test_clean_gadgets_are_exact_under_noise(op, k):
                 for _ in range(8):
                     noise = rng.uniform(-1, 1, k)
                     noise *= 0.99 * CLEAN_MARGIN / np.abs(noise).sum()
-                    assert _run(clean, seen + noise) == pytest.approx(want, abs=1e-12)
-                    passed = max(passed, abs(_run(plain, seen + noise) - want))
+                    assert run_neurons(clean, seen + noise) == pytest.approx(want, abs=1e-12)
+                    passed = max(passed, abs(run_neurons(plain, seen + noise) - want))
     assert passed > 0.1  # the test's noise is big enough to matter
 
 
@@ -68,7 +63,7 @@ def test_clean_gadget_shrinks_any_deviation_below_one_half():
     for d in np.linspace(0, 0.49, 50):
         for value in (0, 1):
             x = value + (d if value == 0 else -d)
-            out = abs(_run(buf, [x]) - value)
+            out = abs(run_neurons(buf, [x]) - value)
             assert out == pytest.approx(max(0.0, (d - m) / (1 - 2 * m)), abs=1e-12)
             assert out <= d
 

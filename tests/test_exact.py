@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+from gadget_eval import run_neurons
 
 from circuit2mlp.codegen.exact import gadget_for_profile, gadget_neurons
 from circuit2mlp.ir import SYMMETRIC_OPS, Cover, Gate, op_profile
@@ -54,14 +55,6 @@ def test_constant_needs_no_neuron():
     assert gadget_for_profile((1,)).neurons == 0
     assert run_gadget(gadget_for_profile((1,)), 0) == 1
     assert np.isclose(run_gadget(gadget_for_profile((0, 0, 0)), 1), 0)
-
-
-def run_neurons(neurons, x) -> float:
-    pre = [
-        sum(w * v for w, v in zip(row, x, strict=True)) + b
-        for row, b in zip(neurons.weights, neurons.biases, strict=True)
-    ]
-    return neurons.const + sum(c * max(0.0, p) for c, p in zip(neurons.coefs, pre, strict=True))
 
 
 @pytest.mark.parametrize("k", range(1, 4))
