@@ -192,6 +192,15 @@ class GateArrays:
         """(len(gates), a) negated-literal flags of gates that all have arity a."""
         return self.literal[self._slots(gates, a)]
 
+    def op_classes(self) -> list[tuple[str, int, np.ndarray]]:
+        """(op, fan-in, gate indices) for every distinct (op, fan-in) of the layer: vectorized
+        passes work a class at a time."""
+        pairs = sorted(set(zip(self.op_index.tolist(), self.arity.tolist(), strict=True)))
+        return [
+            (self.ops[o], a, np.flatnonzero((self.op_index == o) & (self.arity == a)))
+            for o, a in pairs
+        ]
+
     def _slots(self, gates: np.ndarray, a: int) -> np.ndarray:
         starts = np.concatenate([[0], np.cumsum(self.arity)])[gates]
         return starts[:, None] + np.arange(a)

@@ -28,11 +28,10 @@ def sensitivity(arrays: GateArrays, true_frequency: np.ndarray) -> np.ndarray:
     (true polarity, before the gate's negated literals)."""
     sens = np.zeros(arrays.fanin.size)
     starts = np.concatenate([[0], np.cumsum(arrays.arity)])
-    for o, a in set(zip(arrays.op_index.tolist(), arrays.arity.tolist(), strict=True)):
+    for op, a, gates in arrays.op_classes():
         if a == 0:
             continue
-        gates = np.flatnonzero((arrays.op_index == o) & (arrays.arity == a))
-        profile = np.asarray(op_profile(arrays.ops[o], a))
+        profile = np.asarray(op_profile(op, a))
         changes = (profile[1:] != profile[:-1]).astype(np.float64)  # (a,)
         rows = arrays.fanin_rows(gates, a)
         freq = true_frequency[rows]

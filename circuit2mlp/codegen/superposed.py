@@ -205,9 +205,8 @@ def _prefer_gadgets(terms: LayerTerms) -> None:
     uses = np.bincount(feature)
     share = np.bincount(g1, weights=1.0 / uses[feature], minlength=terms.n_gates)
     cost = np.zeros(terms.n_gates)
-    for o, a in set(zip(terms.op_index.tolist(), terms.arity.tolist(), strict=True)):
-        at = (terms.op_index == o) & (terms.arity == a)
-        cost[at] = op_gadget(terms.ops[o], a).neurons
+    for op, a, gates in terms.op_classes():
+        cost[gates] = op_gadget(op, a).neurons
     move = (share > 0) & (cost <= share + 1e-9)
     if not move.any():
         return
