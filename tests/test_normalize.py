@@ -93,22 +93,27 @@ def assert_normal(c: Circuit, max_fanin: int) -> None:
 
 
 def test_onset_cover_expands_to_or_of_ands_with_shared_nots():
-    c = circuit("a b c", [sop("g", "a b c", "1-0 01- --1")], "g")
+    # b OR (NOT a AND c): no single gate of the vocabulary, so expanded cube by cube
+    c = circuit("a b c", [sop("g", "a b c", "11- 0-1 -1-")], "g")
     e = expand_covers(c)
     assert structure(e) == [
-        ("c$n", "NOT", ("c",)),
-        ("g$c0", "AND", ("a", "c$n")),
+        ("g$c0", "AND", ("a", "b")),
         ("a$n", "NOT", ("a",)),
-        ("g$c1", "AND", ("a$n", "b")),
-        ("g", "OR", ("g$c0", "g$c1", "c")),  # a one-literal cube needs no AND
+        ("g$c1", "AND", ("a$n", "c")),
+        ("g", "OR", ("g$c0", "g$c1", "b")),  # a one-literal cube needs no AND
     ]
     assert_equivalent(c, e)
 
 
 def test_offset_cover_is_nor_of_cubes():
-    c = circuit("a b", [sop("g", "a b", "1- -0", onset=False)], "g")
+    c = circuit("a b c", [sop("g", "a b c", "11- 0-1", onset=False)], "g")
     e = expand_covers(c)
-    assert structure(e) == [("b$n", "NOT", ("b",)), ("g", "NOR", ("a", "b$n"))]
+    assert structure(e) == [
+        ("g$c0", "AND", ("a", "b")),
+        ("a$n", "NOT", ("a",)),
+        ("g$c1", "AND", ("a$n", "c")),
+        ("g", "NOR", ("g$c0", "g$c1")),
+    ]
     assert_equivalent(c, e)
 
 
@@ -142,8 +147,8 @@ def test_zero_input_cover_is_a_constant():
 def test_negations_are_shared_across_gates_and_names_never_collide():
     gates = [
         gate("a$n", "BUF", "b"),  # an existing signal takes the natural name
-        sop("g", "a b", "00 11"),
-        sop("h", "a c", "01 10"),
+        sop("g", "a b c", "00- 111"),  # neither is a single gate: expanded
+        sop("h", "a b c", "-10 1-1"),
     ]
     c = circuit("a b c", gates, "g h a$n")
     e = expand_covers(c)

@@ -5,7 +5,8 @@ of gate and small fan-in, and no wires that compute nothing (buffers, constants,
 since each would cost neurons. ``normalize`` runs five sub-steps, each a pure function that
 is useful (and tested) alone:
 
-1. :func:`expand_covers` -- SOP covers (BLIF ``.names``) become NOT/AND/OR/NOR gates;
+1. :func:`expand_covers` -- SOP covers (BLIF ``.names``) become the one gate they compute
+   when the vocabulary has it (XOR written as ``10``/``01``), else NOT/AND/OR/NOR gates;
 2. :func:`fold_constants` -- constants are propagated and dead gates removed;
 3. :func:`remove_buffers` -- BUF gates and double negations are bypassed;
 4. :func:`absorb_inverters` -- NOT(AND) becomes NAND etc. where the NOT is the only reader;
@@ -36,6 +37,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 
 from circuit2mlp.ir import Circuit, Cover, Gate, is_literal_cube, op_profile
@@ -171,13 +173,23 @@ def _const_gate(name: str, value: int, like: Gate) -> Gate:
 def expand_covers(circuit: Circuit) -> Circuit:
     """Replace every SOP gate by symmetric gates computing the same function.
 
-    A cube is the AND of its literals, an ON-set cover the OR of its cubes, an OFF-set cover
-    the NOR of them (a one-cube cover is the cube's AND / NAND itself, a one-literal one a
-    BUF / NOT). A negative literal reads ``s$n``, one NOT per signal shared by the whole
-    circuit. An all-``-`` cube makes the gate constant (1 for ON-set, 0 for OFF-set), and an
-    empty cover is 0 (ON-set) / 1 (OFF-set). The last gate of each expansion keeps the SOP
-    gate's name, so readers and outputs need no rewiring. BUFs and constants produced here
-    are left for :func:`fold_constants` / :func:`remove_buffers`.
+    First the cover's function is recognised (:func:`recognise_cover`): a cover of up to
+    :data:`RECOGNISED_FANIN` distinct signals that is a constant, a BUF/NOT, one of the
+    symmetric ops (OR, NOR, XOR, XNOR, MAJ, AND, NAND) of the signals it depends on, or an
+    AND/NAND of literals (so also an OR/NOR of literals, by De Morgan), becomes that one gate,
+    however many cubes it is written with: ``10 1`` / ``01 1`` is XOR, ``1- 1`` / ``-0 1`` is
+    NAND(NOT a, b). Wider covers are recognised by shape: one cube (an AND of literals) or
+    cubes of one literal each (an OR of literals).
+
+    Any other cover is expanded cube by cube: a cube is the AND of its literals, an ON-set
+    cover the OR of its cubes, an OFF-set cover the NOR of them (a one-cube cover is the
+    cube's AND / NAND itself, a one-literal one a BUF / NOT). An all-``-`` cube makes the gate
+    constant (1 for ON-set, 0 for OFF-set), and an empty cover is 0 (ON-set) / 1 (OFF-set).
+
+    Either way a negative literal reads ``s$n``, one NOT per signal shared by the whole
+    circuit (:func:`fold_literals` folds it into its readers later). The last gate of each
+    expansion keeps the SOP gate's name, so readers and outputs need no rewiring. BUFs and
+    constants produced here are left for :func:`fold_constants` / :func:`remove_buffers`.
     """
     if not any(g.op == "SOP" for g in circuit.gates):
         return circuit
@@ -192,8 +204,151 @@ def expand_covers(circuit: Circuit) -> Circuit:
     return with_gates(circuit, gates)
 
 
+#: Covers over at most this many distinct signals are recognised by their truth table.
+RECOGNISED_FANIN = 6
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """What :func:`recognise_cover` found: ``op`` over the fan-in positions ``inputs`` (the
+    signals the function depends on, each once, in first-appearance order), each read as a
+    negated literal where ``negated`` says so. ``op`` is CONST0/CONST1 (no inputs), BUF/NOT
+    (one), a symmetric op (no negations), or AND/NAND over literals."""
+
+    op: str
+    inputs: tuple[int, ...]
+    negated: tuple[bool, ...]
+
+
+def recognise_cover(cover: Cover, fanin: Sequence[str]) -> Recognised | None:
+    """The one gate of the IR vocabulary that computes ``cover`` over ``fanin``, or None.
+
+    Covers over at most :data:`RECOGNISED_FANIN` distinct signals are matched by truth table;
+    wider ones only by shape (:func:`_wide_cover`). Preference: constant, BUF/NOT, a
+    symmetric op over plain inputs, then AND/NAND of literals (or NOR/OR of the complemented
+    literals when that has fewer negations).
+    """
+    first: dict[str, int] = {}
+    pattern = tuple(first.setdefault(s, len(first)) for s in fanin)
+    positions = tuple(fanin.index(s) for s in first)
+    found = _recognise(cover, pattern, len(first))
+    if found is None:
+        return None
+    op, variables, negated = found
+    return Recognised(op, tuple(positions[v] for v in variables), negated)
+
+
+@lru_cache(maxsize=4096)
+def _recognise(
+    cover: Cover, pattern: tuple[int, ...], n: int
+) -> tuple[str, tuple[int, ...], tuple[bool, ...]] | None:
+    """:func:`recognise_cover` on a cover whose column j reads variable ``pattern[j]`` of n
+    (repeated signals share a variable); returns (op, variables, negated)."""
+    if n > RECOGNISED_FANIN:
+        return _wide_cover(cover, pattern)
+    table = _truth_table(cover, pattern, n)
+    support = [v for v in range(n) if any(table[r] != table[r ^ (1 << v)] for r in range(1 << n))]
+    m = len(support)
+    # the table over the support alone (other variables at 0): row bit i is support[i]
+    sub = [
+        table[sum(1 << v for i, v in enumerate(support) if r >> i & 1)] for r in range(1 << m)
+    ]
+    variables = tuple(support)
+    if m == 0:
+        return _CONST_OPS[sub[0]], (), ()
+    profile: dict[int, int] = {}
+    if all(profile.setdefault(r.bit_count(), value) == value for r, value in enumerate(sub)):
+        op = match_profile(tuple(profile[t] for t in range(m + 1)))
+        if op is not None:
+            return op, variables, (False,) * m
+    ones = [r for r, value in enumerate(sub) if value]
+    if len(ones) == 1:  # exactly one row: an AND of literals
+        return _literal_gate("AND", variables, [bool(ones[0] >> i & 1) for i in range(m)])
+    zeros = [r for r, value in enumerate(sub) if not value]
+    if len(zeros) == 1:  # all rows but one: a NAND of literals
+        return _literal_gate("NAND", variables, [bool(zeros[0] >> i & 1) for i in range(m)])
+    return None
+
+
+def _literal_gate(
+    op: str, variables: tuple[int, ...], positive: Sequence[bool]
+) -> tuple[str, tuple[int, ...], tuple[bool, ...]]:
+    """AND / NAND of literals (``positive[i]``: variable i read plainly), or by De Morgan
+    NOR / OR of the complemented literals when that needs fewer negations: the form a
+    netlist would write (a cube ``000`` is NOR(a, b, c)), which decides how a gate wider than
+    the fan-in bound is split into a tree."""
+    if 2 * sum(positive) < len(positive):
+        return {"AND": "NOR", "NAND": "OR"}[op], variables, tuple(positive)
+    return op, variables, tuple(not p for p in positive)
+
+
+def _truth_table(cover: Cover, pattern: tuple[int, ...], n: int) -> list[int]:
+    """The cover's value on each of the 2^n assignments (bit v of the row is variable v)."""
+    masks: list[tuple[int, int]] = []  # (care, value) per satisfiable cube
+    for cube in cover.cubes:
+        care = value = 0
+        clash = False
+        for char, v in zip(cube, pattern, strict=True):
+            if char == "-":
+                continue
+            bit = 1 << v
+            if care & bit and (value & bit) != (bit if char == "1" else 0):
+                clash = True  # reads the same signal as 1 and as 0: never matches
+            care |= bit
+            value |= bit if char == "1" else 0
+        if not clash:
+            masks.append((care, value))
+    hit = [any(r & care == value for care, value in masks) for r in range(1 << n)]
+    return [int(h == cover.onset) for h in hit]
+
+
+def _wide_cover(
+    cover: Cover, pattern: tuple[int, ...]
+) -> tuple[str, tuple[int, ...], tuple[bool, ...]] | None:
+    """A cover too wide for a truth table, recognised by its shape when its literals read
+    distinct signals: one cube is an AND of literals (NAND for an OFF-set cover); cubes of
+    one literal each are an OR of literals, i.e. a NAND of the complemented literals (AND
+    for an OFF-set cover)."""
+    cubes = [[(j, c == "1") for j, c in enumerate(cube) if c != "-"] for cube in cover.cubes]
+    if len(cubes) == 1 and len(cubes[0]) >= 2:
+        literals = cubes[0]
+        op = "AND" if cover.onset else "NAND"
+        positive = [p for _, p in literals]
+    elif len(cubes) >= 2 and all(len(cube) == 1 for cube in cubes):
+        literals = [cube[0] for cube in cubes]
+        op = "NAND" if cover.onset else "AND"
+        positive = [not p for _, p in literals]
+    else:
+        return None
+    variables = tuple(pattern[j] for j, _ in literals)
+    if len(set(variables)) < len(variables):
+        return None  # a repeated signal: leave it to the expansion
+    return _literal_gate(op, variables, positive)
+
+
 def _expand_cover(gate: Gate, names: FreshNames, negations: dict[str, str]) -> list[Gate]:
     assert gate.cover is not None
+    new: list[Gate] = []
+
+    def literal(signal: str, positive: bool) -> str:
+        if positive:
+            return signal
+        if signal not in negations:
+            negations[signal] = names.fresh(f"{signal}$n")
+            new.append(Gate(negations[signal], "NOT", (signal,), loc=gate.loc))
+        return negations[signal]
+
+    found = recognise_cover(gate.cover, gate.fanin)
+    if found is not None:
+        if found.op in _CONST_OPS:
+            return [Gate(gate.name, found.op, loc=gate.loc)]
+        fanin = tuple(
+            literal(gate.fanin[i], not neg)
+            for i, neg in zip(found.inputs, found.negated, strict=True)
+        )
+        new.append(Gate(gate.name, found.op, fanin, loc=gate.loc))
+        return new
+
     onset = gate.cover.onset
     cubes = [
         [(s, char == "1") for s, char in zip(gate.fanin, cube, strict=True) if char != "-"]
@@ -206,17 +361,6 @@ def _expand_cover(gate: Gate, names: FreshNames, negations: dict[str, str]) -> l
     if len(cubes) == 1 and len(cubes[0]) == 1:
         signal, positive = cubes[0][0]
         return [Gate(gate.name, "BUF" if positive == onset else "NOT", (signal,), loc=gate.loc)]
-
-    new: list[Gate] = []
-
-    def literal(signal: str, positive: bool) -> str:
-        if positive:
-            return signal
-        if signal not in negations:
-            negations[signal] = names.fresh(f"{signal}$n")
-            new.append(Gate(negations[signal], "NOT", (signal,), loc=gate.loc))
-        return negations[signal]
-
     if len(cubes) == 1:
         fanin = tuple(literal(s, p) for s, p in cubes[0])
         new.append(Gate(gate.name, "AND" if onset else "NAND", fanin, loc=gate.loc))
