@@ -85,6 +85,23 @@ def uand_cmd(inputs: int, output: Path | None, fmt: str | None) -> None:
     _emit(uand_text(inputs, fmt, name=name), output)
 
 
+def _fan_in_choice(text: str) -> tuple[int, ...]:
+    """``2``, ``2,3`` or ``2-3``: the fan-ins a gate may take."""
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-", 1))
+            values = tuple(range(lo, hi + 1))
+        else:
+            values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(
+            f"--fan-in '{text}': give a number, a list (2,3) or a range (2-3)"
+        ) from None
+    if not values or min(values) < 2 or max(values) > 16:
+        raise UserError(f"--fan-in '{text}': fan-ins must lie in 2..16")
+    return values
+
+
 @generate_group.command("random")
 @click.option("--inputs", "-m", type=click.IntRange(2), required=True, help="Inputs x0...")
 @click.option("--width", "-G", type=click.IntRange(2), required=True, help="Gates per layer.")
@@ -92,25 +109,56 @@ def uand_cmd(inputs: int, output: Path | None, fmt: str | None) -> None:
 @click.option(
     "--fan-in",
     "-k",
-    type=click.IntRange(2, 16),
-    default=2,
+    default="2",
     show_default=True,
-    help="Inputs per gate.",
+    help="Inputs per gate: a number, or a choice per gate such as 2,3 (mixes other than "
+    "classic; at most 4 there).",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--mix",
+    default=None,
+    help="Gate kinds and weights, e.g. and=0.2,or=0.1,xor=0.2,nand=0.1,nor=0.1,xnor=0.1,"
+    "maj=0.1,and_not=0.05,or_not=0.05 (maj needs fan-in 3), or a preset: classic (AND, OR, "
+    "XOR, MAJ, AND with a negated input; the default), all (every kind, equal weights), "
+    "symmetric, negated.",
+)
+@click.option(
+    "--family",
+    type=click.Choice(["uniform", "local"]),
+    default="uniform",
+    show_default=True,
+    help="Wiring: uniform reads any wire of the previous layer; local reads wires near the "
+    "gate's own position (within about --block wires), with the 'all' mix and fan-in 2,3 "
+    "unless --mix / --fan-in say otherwise.",
+)
+@click.option(
+    "--block",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Block size of the local family.",
+)
 @click.option(
     "--sparsity",
     "-s",
     type=click.IntRange(0, 64),
     default=3,
     show_default=True,
-    help="Active inputs for the activity profile printed on stderr.",
+    help="Active inputs of the samples the activity report is measured on.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 1_000_000),
+    default=2048,
+    show_default=True,
+    help="Random exactly-s-hot inputs the activity report is measured on.",
 )
 @click.option(
     "--negations/--no-negations",
     default=True,
     show_default=True,
-    help="Include AND(a, NOT b) gates (one-cube covers); off: symmetric ops only.",
+    help="Classic mix: include AND(a, NOT b) gates (one-cube covers); off: symmetric ops only.",
 )
 @click.option(
     "--taps",
@@ -120,56 +168,112 @@ def uand_cmd(inputs: int, output: Path | None, fmt: str | None) -> None:
     help="Also output this many random wires of earlier layers.",
 )
 @_output_option
-@click.option("-q", "--quiet", is_flag=True, help="Do not print the activity profile.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the activity report.")
 def random_cmd(
     inputs: int,
     width: int,
     depth: int,
-    fan_in: int,
+    fan_in: str,
     seed: int,
+    mix: str | None,
+    family: str,
+    block: int,
     sparsity: int,
+    samples: int,
     negations: bool,
     taps: int,
     output: Path | None,
     fmt: str | None,
+    as_json: bool,
     quiet: bool,
 ) -> None:
     """A random layered circuit whose active wires stay few and steady with depth.
 
-    Each of DEPTH layers has WIDTH gates reading FAN-IN distinct wires of the previous layer
-    (AND, MAJ, OR, XOR and optionally AND with negated literals; never a gate that is 1 on
-    the all-zero input). Prints the mean number of active wires per layer on --sparsity-hot
-    inputs to stderr.
+    Each of DEPTH layers has WIDTH gates reading distinct wires of the previous layer, of
+    the kinds --mix asks for in its proportions. Activity is kept in *stored polarity*: the
+    compiler stores each wire in the polarity in which it is rarely 1, so a NAND, NOR or
+    XNOR of sparse wires (almost always 1) counts as active when it is 0. Each layer is
+    wired so that every wire of the previous layer, in stored polarity, switches on one gate
+    on average; only the first layer, reading the inputs, may scale activity once when the
+    mix's kinds spread more or less than that on plain wires.
+
+    Prints per layer the mean and largest number of active wires (stored polarity) over
+    --samples random --sparsity-hot inputs, simulated bit-parallel, with the count of gates
+    of each kind and fan-in, to stderr (-q: not at all; --json: as JSON on stdout). The same
+    options and seed give the same file byte for byte; the file is written level by level.
     """
-    from circuit2mlp.formats import write_circuit
-    from circuit2mlp.generate import activity_profile, random_circuit
+    from circuit2mlp.generate import layer_activity, random_layers
 
     fmt = _format(fmt, output)
+    if as_json and output is None:
+        raise UserError("--json prints the report on stdout; write the circuit with -o")
     try:
-        circuit = random_circuit(
+        layers = random_layers(
             inputs,
             width,
             depth,
-            fan_in,
+            _fan_in_choice(fan_in),
             seed,
             negations=negations,
             taps=taps,
             name=output.stem if output is not None else None,
+            mix=mix,
+            family=family,
+            block=block,
         )
+        layers.check_format(fmt)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    text = write_circuit(circuit, fmt)
-    _emit(text, output)
+    _emit_stream(layers, fmt, output)
+    if quiet and not as_json:
+        return
+    profile = layer_activity(layers, min(sparsity, inputs), samples=samples, seed=seed)
+    report = {
+        "circuit": layers.name,
+        "gates": layers.gates,
+        "kinds": layers.kind_counts(),
+        "sparsity": min(sparsity, inputs),
+        "samples": samples,
+        "polarity": "stored",
+        "levels": profile,
+    }
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
     if not quiet:
-        profile = activity_profile(circuit, min(sparsity, inputs), samples=1024, seed=seed)
-        means = " ".join(f"{row['mean']:.2f}" for row in profile)
-        dead = max(row["all_zero"] for row in profile)
-        print(
-            f"{len(circuit.gates)} gates; active wires per layer on {sparsity}-hot inputs "
-            f"(mean over 1024): {means}; max {max(r['max'] for r in profile)}, "
-            f"all-zero in at most {dead:.1%} of samples",
-            file=sys.stderr,
+        _print_report(report)
+
+
+def _emit_stream(layers, fmt: str, output: Path | None) -> None:
+    """Write the circuit level by level: atomically to a file, or to stdout."""
+    if output is None:
+        layers.write(fmt, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    from circuit2mlp.fileio import atomic_write
+
+    try:
+        atomic_write(output, lambda handle: layers.write(fmt, handle))
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+
+
+def _print_report(report: dict) -> None:
+    kinds = ", ".join(f"{label} {n}" for label, n in report["kinds"].items())
+    lines = [
+        f"{report['circuit']}: {report['gates']} gates ({kinds})",
+        f"active wires per layer, stored polarity, on {report['samples']} random "
+        f"{report['sparsity']}-hot inputs:",
+        f"{'layer':>5} {'gates':>9} {'mean':>7} {'max':>5} {'all-zero':>9} {'negated':>9}",
+    ]
+    for row in report["levels"]:
+        lines.append(
+            f"{row['level']:>5} {row['gates']:>9} {row['mean']:>7.2f} {row['max']:>5} "
+            f"{row['all_zero']:>9.1%} {row['stored_negated']:>9}"
         )
+    print("\n".join(lines), file=sys.stderr)
 
 
 COMMANDS = (generate_group,)

@@ -250,9 +250,7 @@ def _recognise(
     support = [v for v in range(n) if any(table[r] != table[r ^ (1 << v)] for r in range(1 << n))]
     m = len(support)
     # the table over the support alone (other variables at 0): row bit i is support[i]
-    sub = [
-        table[sum(1 << v for i, v in enumerate(support) if r >> i & 1)] for r in range(1 << m)
-    ]
+    sub = [table[sum(1 << v for i, v in enumerate(support) if r >> i & 1)] for r in range(1 << m)]
     variables = tuple(support)
     if m == 0:
         return _CONST_OPS[sub[0]], (), ()
