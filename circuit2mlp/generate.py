@@ -685,7 +685,15 @@ class RandomLayers:
 
     def check_format(self, fmt: str) -> None:
         """ValueError when ``fmt`` cannot express every gate (.bench has no MAJ and no
-        negated literal)."""
+        negated literal; BLIF writes XOR, XNOR and MAJ wider than 10 inputs not at all)."""
+        from circuit2mlp.errors import CircuitError
+
+        for level in self.levels:
+            for kind, k in zip(level.kinds, level.ks, strict=True):
+                try:
+                    _text_form(fmt, kind, k)
+                except CircuitError as exc:
+                    raise ValueError(exc.message) from None
         if fmt != "bench":
             return
         for level in self.levels:
@@ -728,6 +736,7 @@ class RandomLayers:
         from circuit2mlp.formats.blif import _wrapped
         from circuit2mlp.formats.yaml_format import _flow_field, _scalar
 
+        self.check_format(fmt)
         inputs = [f"x{i}" for i in range(self.inputs)]
         outputs = self.output_names()
         if fmt == "yaml":
@@ -742,7 +751,6 @@ class RandomLayers:
             model = "_".join(self.name.split()) or "circuit"
             head = [f".model {model}", _wrapped(".inputs", inputs), _wrapped(".outputs", outputs)]
         elif fmt == "bench":
-            self.check_format(fmt)
             head = [
                 f"# {self.name}",
                 f"# {self.inputs} inputs, {len(outputs)} outputs, {self.gates} gates "
@@ -753,29 +761,44 @@ class RandomLayers:
         else:
             raise ValueError(f"unknown format '{fmt}' (yaml, blif, bench)")
         handle.write(("\n".join(head) + "\n").encode())
+        names = [f"x{w}" for w in range(self.inputs)]
         for i, level in enumerate(self.levels):
             forms = [
                 _text_form(fmt, kind, k) for kind, k in zip(level.kinds, level.ks, strict=True)
             ]
-            prefix = "x" if i == 0 else f"g{i - 1}_"
-            for start in range(0, level.width, 65536):
-                kinds = level.kind[start : start + 65536].tolist()
-                rows = level.fanin[start : start + 65536].tolist()
-                chunk: list[str] = []
-                for j, (t, row) in enumerate(zip(kinds, rows, strict=True), start):
-                    head_, sep, tail, k = forms[t]
-                    fanin = [f"{prefix}{w}" for w in row[:k]]
-                    name = f"g{i}_{j}"
-                    if fmt == "yaml":
-                        chunk.append(f"  {name}: {head_}{sep.join(fanin)}{tail}")
-                    elif fmt == "blif":
-                        line = f".names {' '.join(fanin)} {name}"
-                        if len(line) > _BLIF_WRAP:
-                            line = _wrapped(".names", (*fanin, name))
-                        chunk.append(line + tail)
+            heads = np.array([f[0] for f in forms] + [""], dtype=object)[:-1]
+            tails = np.array([f[2] for f in forms] + [""], dtype=object)[:-1]
+            sep = forms[0][1]
+            ks = np.array(level.ks)
+            width = level.fanin.shape[0]
+            previous = names
+            names = [f"g{i}_{j}" for j in range(width)]
+            for start in range(0, width, 65536):
+                stop = min(start + 65536, width)
+                kind = level.kind[start:stop]
+                k_of = ks[kind]
+                lines = np.empty(stop - start, dtype=object)
+                for k in np.unique(k_of).tolist():
+                    sel = np.flatnonzero(k_of == k)
+                    cols = [
+                        list(map(previous.__getitem__, level.fanin[start + sel, j].tolist()))
+                        for j in range(k)
+                    ]
+                    own = list(map(names.__getitem__, (start + sel).tolist()))
+                    head, tail = heads[kind[sel]].tolist(), tails[kind[sel]].tolist()
+                    if fmt == "blif":
+                        text = list(map(" ".join, zip(*cols, own, strict=True)))
+                        rows = list(map(".names {}{}".format, text, tail))
+                        for r, line in enumerate(rows):
+                            if len(line) - len(tail[r]) > _BLIF_WRAP:
+                                fanin = [c[r] for c in cols]
+                                rows[r] = _wrapped(".names", (*fanin, own[r])) + tail[r]
                     else:
-                        chunk.append(f"{name} = {head_}{sep.join(fanin)}{tail}")
-                handle.write(("\n".join(chunk) + "\n").encode())
+                        text = list(map(sep.join, zip(*cols, strict=True)))
+                        pattern = "  {}: {}{}{}" if fmt == "yaml" else "{} = {}{}{}"
+                        rows = list(map(pattern.format, own, head, text, tail))
+                    lines[sel] = rows
+                handle.write(("\n".join(lines.tolist()) + "\n").encode())
         if fmt == "blif":
             handle.write(b".end\n")
 
@@ -805,7 +828,7 @@ def random_layers(
     inputs: int,
     width: int,
     depth: int,
-    fan_in: int | tuple[int, ...] = 2,
+    fan_in: int | tuple[int, ...] | None = 2,
     seed: int = 0,
     negations: bool = True,
     taps: int = 0,
@@ -815,15 +838,16 @@ def random_layers(
     block: int = 64,
 ) -> RandomLayers:
     """:func:`random_circuit` as level arrays (see there for the arguments). ``fan_in`` may
-    be a tuple of allowed fan-ins (other mixes than ``classic`` only)."""
+    be a tuple of allowed fan-ins (other mixes than ``classic`` only); None: 2, or 2 and 3
+    for the local family with its default mix."""
     if family not in FAMILIES:
         raise ValueError(f"unknown wiring family '{family}' (families: {', '.join(FAMILIES)})")
+    if fan_in is None:  # the family's default
+        fan_in = (2, 3) if family == "local" and mix is None else 2
     if isinstance(fan_in, int):
         fan_ins: tuple[int, ...] = (fan_in,)
     else:
         fan_ins = tuple(sorted(set(fan_in)))
-    if family == "local" and mix is None and isinstance(fan_in, int) and fan_in == 2:
-        fan_ins = (2, 3)  # the local family's default
     weights = parse_mix(mix, family)
     if min(fan_ins) < 2:
         raise ValueError(f"fan-in must be at least 2, got {min(fan_ins)}")

@@ -109,10 +109,9 @@ def _fan_in_choice(text: str) -> tuple[int, ...]:
 @click.option(
     "--fan-in",
     "-k",
-    default="2",
-    show_default=True,
+    default=None,
     help="Inputs per gate: a number, or a choice per gate such as 2,3 (mixes other than "
-    "classic; at most 4 there).",
+    "classic; at most 4 there).  [default: 2; local family: 2,3]",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option(
@@ -174,7 +173,7 @@ def random_cmd(
     inputs: int,
     width: int,
     depth: int,
-    fan_in: str,
+    fan_in: str | None,
     seed: int,
     mix: str | None,
     family: str,
@@ -213,7 +212,7 @@ def random_cmd(
             inputs,
             width,
             depth,
-            _fan_in_choice(fan_in),
+            None if fan_in is None else _fan_in_choice(fan_in),
             seed,
             negations=negations,
             taps=taps,
