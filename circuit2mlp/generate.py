@@ -907,13 +907,18 @@ def random_layers(
 
 
 def layer_activity(
-    layers: RandomLayers, sparsity: int, samples: int = 2048, seed: int = 0
+    layers: RandomLayers,
+    sparsity: int,
+    samples: int = 2048,
+    seed: int = 0,
+    supports: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
     """Per level, the active wires on exactly-``sparsity``-hot inputs, counted in *stored
     polarity*: a wire that is 1 on more than half of the samples (NAND, NOR, XNOR of sparse
     wires) counts when it is 0, as the compiler stores it negated. Mean and max over the
     samples, the fraction of samples with none active, and the stored-negated wires.
 
+    ``supports`` (n, s) gives the samples instead (the inputs that are 1 in each).
     Simulated level by level on the arrays with the bit-parallel gate evaluator of
     :mod:`circuit2mlp.simulate`, in blocks of gates, so memory stays at two levels of packed
     samples (256 MB per 10^6 wires at 2048 samples).
@@ -924,11 +929,17 @@ def layer_activity(
     m = layers.inputs
     s = min(sparsity, m)
     n = samples
+    if supports is not None:  # given samples: row i lists the inputs that are 1
+        supports = np.asarray(supports, dtype=np.int64)
+        n, s = supports.shape
     words = n_words(n)
     # exactly-s-hot supports, drawn directly (an (n, m) matrix would be n*m bytes)
-    support = (
-        np.argsort(rng.random((n, m)), axis=1)[:, :s] if m <= 4096 else _supports(rng, n, m, s)
-    )
+    if supports is not None:
+        support = supports
+    elif m <= 4096:
+        support = np.argsort(rng.random((n, m)), axis=1)[:, :s]
+    else:
+        support = _supports(rng, n, m, s)
     prev = np.zeros((m, words), dtype=np.uint64)
     sample = np.repeat(np.arange(n), s)
     np.bitwise_or.at(

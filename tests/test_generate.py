@@ -12,7 +12,9 @@ from circuit2mlp.formats import load_circuit, parse_circuit
 from circuit2mlp.generate import (
     activity_profile,
     gate_levels,
+    layer_activity,
     random_circuit,
+    random_layers,
     uand_circuit,
     uand_text,
 )
@@ -172,3 +174,233 @@ def test_cli_generate_writes_parseable_files(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot all be read" in result.stderr
     assert not (tmp_path / "x.yaml").exists()
+
+
+# ----------------------------------------------------------------------------- any gate mix
+
+
+def _stored_activity_by_reference(circuit: Circuit, supports: np.ndarray, width: int) -> list:
+    """Per level (gates in order, ``width`` each): mean and max active wires in stored
+    polarity, by the per-sample reference evaluator ``Circuit.evaluate`` on every signal."""
+    m = len(circuit.inputs)
+    probe = Circuit.make("probe", circuit.inputs, [g.name for g in circuit.gates], circuit.gates)
+    values = []
+    for row in supports.tolist():
+        x = [0] * m
+        for i in row:
+            x[i] = 1
+        values.append(probe.evaluate(x))
+    values = np.array(values, dtype=np.int64).T  # (gates, samples)
+    out = []
+    for start in range(0, values.shape[0], width):
+        level = values[start : start + width]
+        negated = level.sum(axis=1) * 2 > level.shape[1]
+        stored = np.where(negated[:, None], 1 - level, level)
+        per_sample = stored.sum(axis=0)
+        out.append((float(per_sample.mean()), int(per_sample.max()), int(negated.sum())))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("mix", "family", "fan_in"),
+    [("all", "uniform", (2, 3)), ("symmetric", "local", (3,)), (None, "uniform", 2)],
+)
+def test_reported_activity_matches_a_reference_simulation(mix, family, fan_in):
+    layers = random_layers(40, 30, 6, fan_in, seed=5, mix=mix, family=family, block=8)
+    rng = np.random.default_rng(11)
+    supports = np.array([rng.choice(40, size=3, replace=False) for _ in range(150)])
+    got = layer_activity(layers, 3, supports=supports)
+    want = _stored_activity_by_reference(layers.circuit(), supports, 30)
+    assert [(r["mean"], r["max"], r["stored_negated"]) for r in got] == want
+    assert [r["gates"] for r in got] == [30] * 6
+
+
+_OP_OF = {
+    "and": "AND",
+    "or": "OR",
+    "xor": "XOR",
+    "nand": "NAND",
+    "nor": "NOR",
+    "xnor": "XNOR",
+    "maj": "MAJ",
+}
+
+
+def _label(gate) -> str:
+    if gate.op != "SOP":
+        return gate.op.lower()
+    (cube,) = gate.cover.cubes
+    k = len(cube)
+    if gate.cover.onset and cube == "1" * (k - 1) + "0":
+        return "and_not"
+    if not gate.cover.onset and cube == "0" * (k - 1) + "1":
+        return "or_not"
+    raise AssertionError(f"unexpected cover {gate.cover}")
+
+
+@pytest.mark.parametrize("family", ["uniform", "local"])
+def test_gate_kinds_and_fan_ins_appear_as_asked(family):
+    weights = {"and": 2, "nand": 1, "maj": 1, "xnor": 1, "or_not": 1, "nor": 1}
+    width, depth = 700, 4
+    layers = random_layers(300, width, depth, (2, 3), seed=1, mix=weights, family=family)
+    circuit = layers.circuit()
+    assert revalidated(circuit) == circuit
+    levels = gate_levels(circuit)
+    assert [len(level) for level in levels] == [width] * depth
+    gate_map = circuit.gate_map
+    total = sum(weights.values())
+    for level in levels:
+        gates = [gate_map[name] for name in level]
+        labels = [_label(g) for g in gates]
+        for label, w in weights.items():  # largest remainders: within one of the share
+            assert abs(labels.count(label) - w / total * width) < 1, label
+        for g, label in zip(gates, labels, strict=True):
+            assert len(set(g.fanin)) == len(g.fanin)
+            if label == "maj":
+                assert len(g.fanin) == 3
+            else:
+                assert len(g.fanin) in (2, 3)
+            if label in _OP_OF:
+                assert g.op == _OP_OF[label]
+        for label in weights:
+            if label != "maj":
+                ks = {len(g.fanin) for g, lb in zip(gates, labels, strict=True) if lb == label}
+                assert ks == {2, 3}, label
+    counts = layers.kind_counts()
+    assert sum(counts.values()) == width * depth
+    assert set(counts) == {f"{lb}/{k}" for lb in weights for k in ((3,) if lb == "maj" else (2, 3))}
+
+
+@pytest.mark.parametrize(
+    ("mix", "family", "fan_in"),
+    [
+        ("all", "uniform", (2, 3)),
+        ("all", "local", (2, 3)),
+        ("symmetric", "uniform", (2, 3)),
+        ("negated", "local", (2,)),
+        ("and=1,or=1,xor=1,nand=1,nor=1,xnor=1", "uniform", (2,)),
+        (None, "local", None),
+    ],
+)
+@pytest.mark.parametrize("sparsity", [2, 3])
+def test_activity_in_stored_polarity_stays_bounded_over_16_levels(mix, family, fan_in, sparsity):
+    """Every wire, in stored polarity, switches on one gate of the next level on average:
+    the mean stays near s after the first layer and no sample ever has more than 4 s
+    active wires in any of 16 levels (NAND/NOR/XNOR included)."""
+    layers = random_layers(1000, 1000, 16, fan_in, seed=0, mix=mix, family=family)
+    profile = layer_activity(layers, sparsity, samples=1024, seed=1)
+    means = np.array([row["mean"] for row in profile])
+    assert max(row["max"] for row in profile) <= 4 * sparsity, profile
+    assert (means[1:] < 2 * sparsity).all() and (means[1:] > 0.5 * sparsity).all(), means
+    # steady: the last level within 25% of the second
+    assert abs(means[-1] - means[1]) <= 0.25 * means[1], means
+    assert max(row["all_zero"] for row in profile) < 0.05
+
+
+def test_classic_mix_is_unchanged_draw_for_draw():
+    """The default generator gives the same circuits as before the gate mixes came."""
+    import hashlib
+
+    from circuit2mlp.formats import write_circuit
+
+    digests = {
+        (50, 40, 4, 2, 7, True, 0): "3784f518d5f4a842",
+        (60, 50, 3, 3, 1, False, 5): "faa19e8286ce6307",
+        (30, 30, 3, 4, 2, True, 0): "e2785bc1e885abba",
+    }
+    for (m, w, d, k, seed, neg, taps), digest in digests.items():
+        text = write_circuit(random_circuit(m, w, d, k, seed, negations=neg, taps=taps), "yaml")
+        assert hashlib.sha256(text.encode()).hexdigest()[:16] == digest
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fan_in": 2, "taps": 7},
+        {"fan_in": 12},
+        {"fan_in": (2, 3), "mix": "all", "taps": 4},
+        {"fan_in": (2, 3, 4), "mix": "symmetric", "family": "local"},
+        {"fan_in": 2, "mix": "and=1,or=1,xor=1,nand=1,nor=1,xnor=1"},
+    ],
+)
+@pytest.mark.parametrize("fmt", ["yaml", "blif", "bench"])
+def test_streamed_text_is_what_the_writers_give(kwargs, fmt):
+    import io
+
+    from circuit2mlp.errors import CircuitError
+    from circuit2mlp.formats import write_circuit
+
+    layers = random_layers(90, 80, 3, seed=4, **kwargs)
+    circuit = layers.circuit()
+    try:
+        want = write_circuit(circuit, fmt)
+    except CircuitError:
+        want = None
+    buffer = io.BytesIO()
+    if want is None:
+        with pytest.raises(ValueError):
+            layers.write(fmt, buffer)
+        assert buffer.getvalue() == b""
+        return
+    layers.write(fmt, buffer)
+    assert buffer.getvalue().decode() == want
+    assert parse_circuit(want, fmt, f"c.{fmt}").outputs == circuit.outputs
+
+
+def test_mix_and_fan_in_errors():
+    with pytest.raises(ValueError, match="unknown gate kind 'andd'"):
+        random_layers(20, 20, 2, 2, mix="andd=1")
+    with pytest.raises(ValueError, match="odd fan-in"):
+        random_layers(20, 20, 2, 2, mix="maj=1,and=1")
+    with pytest.raises(ValueError, match="unknown mix"):
+        random_layers(20, 20, 2, 2, mix="fancy")
+    with pytest.raises(ValueError, match="positive weight"):
+        random_layers(20, 20, 2, 2, mix="and=0")
+    with pytest.raises(ValueError, match="classic mix takes one fan-in"):
+        random_layers(20, 20, 2, (2, 3))
+
+
+def _run(*args):
+    return subprocess.run([*CLI, "generate", "random", *map(str, args)], capture_output=True)
+
+
+def test_cli_mix_report_json_quiet_and_bytes(tmp_path):
+    common = ["-m", 120, "-G", 100, "-L", 5, "--mix", "all", "-k", "2,3", "--seed", 3]
+    for sub in "abc":
+        (tmp_path / sub).mkdir()
+    a, b, c = (tmp_path / sub / "r.blif" for sub in "abc")  # the name comes from the file
+    first = _run(*common, "-o", a)
+    assert first.returncode == 0, first.stderr
+    err = first.stderr.decode()
+    assert "stored polarity" in err and "maj/3" in err
+    assert len([ln for ln in err.splitlines() if ln.split()[:1] and ln.split()[0].isdigit()]) == 5
+    quiet = _run(*common, "-o", b, "-q")
+    assert quiet.returncode == 0 and quiet.stderr == b""
+    assert a.read_bytes() == b.read_bytes()  # same options and seed: same bytes
+    assert _run(*common[:-1], 4, "-o", c, "-q").returncode == 0
+    assert c.read_bytes() != a.read_bytes()
+    js = _run(*common, "-o", c, "--json", "-q")
+    assert js.returncode == 0 and js.stderr == b""
+    import json
+
+    report = json.loads(js.stdout)
+    assert report["polarity"] == "stored" and len(report["levels"]) == 5
+    assert sum(report["kinds"].values()) == 500
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mix", "and=1,maj=1"], "odd fan-in"),
+        (["--mix", "all", "-k", "2,3", "--format", "bench"], "cannot write .bench"),
+        (["-k", "x"], "--fan-in 'x'"),
+        (["--mix", "or=-1"], "finite number >= 0"),
+    ],
+)
+def test_cli_bad_mix_is_one_line_and_no_file(tmp_path, args, message):
+    out = tmp_path / "x.out"
+    result = _run("-m", 30, "-G", 30, "-L", 2, "-o", out, "--format", "yaml", *args)
+    assert result.returncode == 2, result.stderr
+    err = result.stderr.decode()
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not out.exists()
