@@ -286,13 +286,31 @@ def test_iscas_bench_and_blif_compile_alike(name):
         assert compiled(blif, method) == compiled(bench, method), method
 
 
-@pytest.mark.parametrize("fan_in", [2, 3])
-def test_random_circuit_as_yaml_blif_and_bench_compiles_alike(fan_in):
-    c = random_circuit(64, 64, 8, fan_in=fan_in, seed=3)
+def test_corpus_c432_covers_blif_is_c432_bench():
+    """The corpus copy written with multi-cube covers compiles like the .bench original."""
+    bench = load_circuit(ISCAS / "c432.bench")
+    blif = load_circuit(ISCAS / "c432_covers.blif")
+    assert blif.inputs == bench.inputs and blif.outputs == bench.outputs
+    for method in ("exact", "superposed"):
+        assert compiled(blif, method) == compiled(bench, method), method
+
+
+@pytest.mark.parametrize(
+    ("fan_in", "mix"),
+    [
+        (2, None),
+        (3, None),
+        ((2, 3), "and=1,or=1,xor=1,nand=1,nor=1,xnor=1"),  # every kind .bench has
+        ((2, 3), "all"),  # with MAJ and negated literals: YAML against BLIF
+    ],
+)
+def test_random_circuit_as_yaml_blif_and_bench_compiles_alike(fan_in, mix):
+    c = random_circuit(64, 64, 8, fan_in=fan_in, seed=3, mix=mix)
     yaml_c = parse_circuit(write_circuit(c, "yaml"), "yaml", "r.yaml")
     blif_c = parse_circuit(as_blif(c), "blif", "r.blif")
     has_maj = any(g.op == "MAJ" for g in c.gates)  # .bench has no MAJ
     bench_c = None if has_maj else parse_circuit(as_bench(c), "bench", "r.bench")
+    assert any(len(g.cover.cubes) > 1 for g in blif_c.gates)  # two-cube covers
     for method in ("exact", "superposed"):
         want = compiled(yaml_c, method)
         assert want[0] == 8
