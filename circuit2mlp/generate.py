@@ -438,11 +438,11 @@ def _balance(groups: list[tuple[int, tuple[_Option, ...]]], n0: int, n1: int) ->
     each pool add up to that pool's size (every wire spreads into one gate: activity neither
     grows nor dies out), as nearly as the options allow. A small integer program (scipy's
     HiGHS; deterministic): minimise the mismatch, then prefer options reading plain wires.
-    Options reading an empty pool are never used."""
+    Options reading more wires of a pool than it has are never used."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    def feasible(o: _Option) -> bool:
-        return (n0 > 0 or 0 not in o.pools) and (n1 > 0 or 1 not in o.pools)
+    def feasible(o: _Option) -> bool:  # enough distinct wires in each pool
+        return o.pools.count(0) <= n0 and o.pools.count(1) <= n1
 
     var = [
         (g, i)
@@ -594,7 +594,8 @@ def _repair_pooled(
     rng: np.random.Generator,
 ) -> None:
     """Make each gate's fan-in distinct: swap a repeated wire with a slot of the same pool
-    and role in another gate, else redraw it from its pool (read elsewhere anyway)."""
+    and role in another gate, else redraw it from its pool (read elsewhere anyway); in
+    levels too narrow for that, from the whole level."""
     kmax = fanin.shape[1]
     keyed = np.where(fanin >= 0, fanin, -1 - np.arange(kmax)[None, :])
     cls = np.where(pool >= 0, pool * 2 + spreading, -1).ravel()
@@ -623,8 +624,14 @@ def _repair_pooled(
                             fanin[r, j] = free[rng.integers(free.size)]
                 seen.add(int(fanin[r, j]))
         keyed = np.where(fanin >= 0, fanin, -1 - np.arange(kmax)[None, :])
-    if _rows_with_duplicates(keyed).size:
-        raise ValueError("a level is too narrow for distinct fan-in; use wider levels")
+    everyone = np.arange(sum(m.size for m in pools_idx))
+    for r in _rows_with_duplicates(keyed).tolist():  # tiny levels: any free wire will do
+        seen = set()
+        for j in range(kmax):
+            if fanin[r, j] >= 0 and int(fanin[r, j]) in seen:
+                free = np.setdiff1d(everyone, fanin[r])
+                fanin[r, j] = free[rng.integers(free.size)]
+            seen.add(int(fanin[r, j]))
 
 
 # --------------------------------------------------------------------------- level arrays

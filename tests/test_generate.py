@@ -404,3 +404,15 @@ def test_cli_bad_mix_is_one_line_and_no_file(tmp_path, args, message):
     err = result.stderr.decode()
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("mix", ["all", "negated", "and=1,xnor=1"])
+@pytest.mark.parametrize("family", ["uniform", "local"])
+@pytest.mark.parametrize(("m", "width", "fan_in"), [(3, 3, (2, 3)), (9, 3, (3,)), (4, 4, (3, 4))])
+def test_mixes_on_tiny_layers_still_valid(mix, family, m, width, fan_in):
+    """Levels barely wider than the fan-in, where a polarity pool may hold one wire."""
+    for seed in range(4):
+        layers = random_layers(m, width, 4, fan_in, seed, mix=mix, family=family, block=2)
+        circuit = layers.circuit()
+        assert revalidated(circuit) == circuit
+        assert all(len(set(g.fanin)) == len(g.fanin) for g in circuit.gates)
