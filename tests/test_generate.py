@@ -416,3 +416,15 @@ def test_mixes_on_tiny_layers_still_valid(mix, family, m, width, fan_in):
         circuit = layers.circuit()
         assert revalidated(circuit) == circuit
         assert all(len(set(g.fanin)) == len(g.fanin) for g in circuit.gates)
+
+
+def test_local_family_reads_near_the_gate():
+    """Local wiring: most slots read a wire within a few blocks of the gate's position
+    (uniform wiring: anywhere)."""
+    spans = {}
+    for family in ("uniform", "local"):
+        layers = random_layers(2000, 2000, 3, None, seed=0, family=family, block=64)
+        level = layers.levels[1]
+        distance = np.abs(level.fanin - np.arange(level.width)[:, None])[level.fanin >= 0]
+        spans[family] = np.percentile(distance, 90)
+    assert spans["local"] <= 4 * 64 < spans["uniform"]
