@@ -228,6 +228,18 @@ def recognise_cover(cover: Cover, fanin: Sequence[str]) -> Recognised | None:
     symmetric op over plain inputs, then AND/NAND of literals (or NOR/OR of the complemented
     literals when that has fewer negations).
     """
+    found = _recognise_positions(cover, tuple(fanin))
+    return None if found is None else Recognised(*found)
+
+
+def _recognise_positions(
+    cover: Cover, fanin: tuple[str, ...]
+) -> tuple[str, tuple[int, ...], tuple[bool, ...]] | None:
+    """:func:`recognise_cover` as a plain tuple; fan-in without repeats (the usual case) costs
+    one cache lookup."""
+    k = len(fanin)
+    if len(set(fanin)) == k:
+        return _recognise(cover, _identity(k), k)
     first: dict[str, int] = {}
     pattern = tuple(first.setdefault(s, len(first)) for s in fanin)
     positions = tuple(fanin.index(s) for s in first)
@@ -235,7 +247,12 @@ def recognise_cover(cover: Cover, fanin: Sequence[str]) -> Recognised | None:
     if found is None:
         return None
     op, variables, negated = found
-    return Recognised(op, tuple(positions[v] for v in variables), negated)
+    return op, tuple(positions[v] for v in variables), negated
+
+
+@lru_cache(maxsize=64)
+def _identity(k: int) -> tuple[int, ...]:
+    return tuple(range(k))
 
 
 @lru_cache(maxsize=4096)
@@ -336,15 +353,19 @@ def _expand_cover(gate: Gate, names: FreshNames, negations: dict[str, str]) -> l
             new.append(Gate(negations[signal], "NOT", (signal,), loc=gate.loc))
         return negations[signal]
 
-    found = recognise_cover(gate.cover, gate.fanin)
+    found = _recognise_positions(gate.cover, gate.fanin)
     if found is not None:
-        if found.op in _CONST_OPS:
-            return [Gate(gate.name, found.op, loc=gate.loc)]
-        fanin = tuple(
-            literal(gate.fanin[i], not neg)
-            for i, neg in zip(found.inputs, found.negated, strict=True)
-        )
-        new.append(Gate(gate.name, found.op, fanin, loc=gate.loc))
+        op, inputs, negated = found
+        if op in _CONST_OPS:
+            return [Gate(gate.name, op, loc=gate.loc)]
+        signals = gate.fanin
+        if any(negated):
+            fanin = tuple(
+                literal(signals[i], not neg) for i, neg in zip(inputs, negated, strict=True)
+            )
+        else:
+            fanin = tuple(signals[i] for i in inputs)
+        new.append(Gate(gate.name, op, fanin, loc=gate.loc))
         return new
 
     onset = gate.cover.onset
