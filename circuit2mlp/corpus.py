@@ -151,6 +151,8 @@ def run_job(job: CheckJob) -> Iterator[dict[str, Any]]:
             "exact_neurons": compiled.exact_neurons,
             "bit_error_rate": report.overall.bit_error_rate,
             "sample_error_rate": report.overall.sample_error_rate,
+            "worst_k": report.worst_k.k,
+            "worst_k_sample_error_rate": report.worst_k.sample_error_rate,
             "worst_margin": report.overall.worst_margin,
         }
 

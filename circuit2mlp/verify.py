@@ -90,14 +90,27 @@ class VerifyReport:
     def __post_init__(self) -> None:
         self.passed = (
             self.overall.bit_error_rate <= self.max_error_rate
-            and self.overall.sample_error_rate <= self.max_sample_error_rate
+            and self.worst_k.sample_error_rate <= self.max_sample_error_rate
         )
+
+    @property
+    def worst_k(self) -> LevelStats:
+        """The sparsity level with the highest sample error rate (the largest such k on a
+        tie): the hardest level, whose rate ``max_sample_error_rate`` bounds. The overall rate
+        pools all levels, so it is never above this one and can hide it (k = 0 and 1 are
+        usually exact)."""
+        return max(self.per_k, key=lambda s: (s.sample_error_rate, s.k or 0), default=self.overall)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = {k: v for k, v in asdict(self).items() if k not in ("per_k", "overall")}
         data["per_k"] = [s.to_dict() for s in self.per_k]
         data["overall"] = self.overall.to_dict()
+        worst = self.worst_k
+        data["worst_k"] = worst.k
+        data["worst_k_samples"] = worst.samples
+        data["worst_k_sample_errors"] = worst.sample_errors
+        data["worst_k_sample_error_rate"] = worst.sample_error_rate
         return data
 
 
