@@ -96,8 +96,8 @@ def cli() -> None:
 
     \b
     Typical use:
-      circuit2mlp compile circuits/full_adder.yaml -o fa.npz
-      circuit2mlp verify fa.npz
+      circuit2mlp compile circuits/generated/uand60.yaml -s 2 -o uand60.npz
+      circuit2mlp verify uand60.npz
       circuit2mlp check circuits/
     """
 
