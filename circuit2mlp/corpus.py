@@ -10,6 +10,8 @@
 
 Every circuit file under the folder is checked (with the defaults when the manifest does not
 name it); a manifest entry that names a missing file is an error, so the manifest cannot rot.
+As in ``verify``, ``max_error_rate`` bounds the bit error rate over all samples and
+``max_sample_error_rate`` the sample error rate at the worst sparsity level k.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The circuit side is the bit-parallel simulator (an independent implementation of the circuit's
 meaning); the network side is the plain forward pass from the weights. Inputs are exactly-k-hot
 for every k in 0..s, ``samples`` of each (or all of them when there are fewer), from a seeded
-generator. The report says, per k and overall, how often and by how much the two disagree.
+generator. The report says, per k and overall, how often and by how much the two disagree,
+and which k is worst: its sample error rate is the one ``max_sample_error_rate`` bounds (the
+overall rate pools it with the easy levels and is never higher).
 """
 
 from __future__ import annotations
