@@ -101,8 +101,8 @@ def render_verify(report: VerifyReport, console: Console) -> None:
     verdict = "[green]PASS[/]" if report.passed else "[red]FAIL[/]"
     console.print(
         f"{verdict}: bit error rate {report.overall.bit_error_rate:.3g} "
-        f"(max {report.max_error_rate:g}), sample error rate at worst k = {worst.k} "
-        f"{worst.sample_error_rate:.3g} (max {report.max_sample_error_rate:g})"
+        f"(max {report.max_error_rate:g}), sample error rate {worst.sample_error_rate:.3g} "
+        f"at worst k = {worst.k} (max {report.max_sample_error_rate:g})"
     )
 
 
