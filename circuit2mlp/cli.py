@@ -96,8 +96,8 @@ def cli() -> None:
 
     \b
     Typical use:
-      circuit2mlp compile circuits/full_adder.yaml -o fa.npz
-      circuit2mlp verify fa.npz
+      circuit2mlp compile circuits/generated/uand60.yaml -s 2 -o uand60.npz
+      circuit2mlp verify uand60.npz
       circuit2mlp check circuits/
     """
 
@@ -350,7 +350,9 @@ def _search_width(
     type=click.FloatRange(0, 1),
     default=1.0,
     show_default=True,
-    help="Largest fraction of samples with any wrong bit.",
+    help="Largest fraction of samples with any wrong bit at the worst sparsity level k "
+    "(the k with the highest such fraction; the rate over all samples pools the easy levels "
+    "and is never higher).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit status.")
@@ -367,7 +369,9 @@ def verify_cmd(
     """Simulate the circuit and the network on random sparse inputs and compare.
 
     With one file the circuit embedded in WEIGHTS is used; with two, CIRCUIT is read and must be
-    the file WEIGHTS was compiled from (sha256 checked). Exit 0 within tolerance, 1 if not.
+    the file WEIGHTS was compiled from (sha256 checked). Reports each k, all samples together,
+    and the worst k (highest sample error rate). Exit 0 within tolerance (bit error rate over
+    all samples, sample error rate at the worst k), 1 if not.
     """
     from circuit2mlp.formats import parse_circuit
     from circuit2mlp.network import Network

@@ -10,6 +10,8 @@
 
 Every circuit file under the folder is checked (with the defaults when the manifest does not
 name it); a manifest entry that names a missing file is an error, so the manifest cannot rot.
+As in ``verify``, ``max_error_rate`` bounds the bit error rate over all samples and
+``max_sample_error_rate`` the sample error rate at the worst sparsity level k.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ def run_job(job: CheckJob) -> Iterator[dict[str, Any]]:
             "exact_neurons": compiled.exact_neurons,
             "bit_error_rate": report.overall.bit_error_rate,
             "sample_error_rate": report.overall.sample_error_rate,
+            "worst_k": report.worst_k.k,
+            "worst_k_sample_error_rate": report.worst_k.sample_error_rate,
             "worst_margin": report.overall.worst_margin,
         }
 

@@ -92,11 +92,17 @@ def render_verify(report: VerifyReport, console: Console) -> None:
         f"neurons {report.neurons} in {report.layers} layers, gates {report.gates}, "
         f"exact method {exact} neurons"
     )
+    worst = report.worst_k
+    console.print(
+        f"sample error rate {report.overall.sample_error_rate:.3g} over all samples "
+        f"(k = 0..{report.sparsity}); worst k = {worst.k}: {worst.sample_error_rate:.3g} "
+        f"({worst.sample_errors} of {worst.samples} samples wrong)"
+    )
     verdict = "[green]PASS[/]" if report.passed else "[red]FAIL[/]"
     console.print(
         f"{verdict}: bit error rate {report.overall.bit_error_rate:.3g} "
-        f"(max {report.max_error_rate:g}), sample error rate "
-        f"{report.overall.sample_error_rate:.3g} (max {report.max_sample_error_rate:g})"
+        f"(max {report.max_error_rate:g}), sample error rate {worst.sample_error_rate:.3g} "
+        f"at worst k = {worst.k} (max {report.max_sample_error_rate:g})"
     )
 
 
@@ -111,7 +117,7 @@ def render_check(rows: Sequence[dict[str, Any]], console: Console) -> None:
         "neurons",
         "exact",
         "bit err",
-        "sample err",
+        "sample err, worst k",
         "result",
     ):
         table.add_column(col, justify="right" if col not in ("circuit", "method") else "left")
@@ -125,7 +131,9 @@ def render_check(rows: Sequence[dict[str, Any]], console: Console) -> None:
             str(row.get("neurons", "")),
             str(row.get("exact_neurons", "")),
             f"{row['bit_error_rate']:.3g}" if "bit_error_rate" in row else "",
-            f"{row['sample_error_rate']:.3g}" if "sample_error_rate" in row else "",
+            f"{row['worst_k_sample_error_rate']:.3g} (k={row['worst_k']})"
+            if "worst_k" in row
+            else "",
             "[green]ok[/]" if ok else f"[red]FAIL[/] {row.get('error', '')}",
         )
     console.print(table)

@@ -57,7 +57,7 @@ def smallest_width(
         bits = max_bit_error_rate is None or report.overall.bit_error_rate <= max_bit_error_rate
         rows = (
             max_sample_error_rate is None
-            or report.overall.sample_error_rate <= max_sample_error_rate
+            or report.worst_k.sample_error_rate <= max_sample_error_rate
         )
         return bits and rows
 
