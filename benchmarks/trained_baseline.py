@@ -1,9 +1,10 @@
 """Trained ReLU MLPs against compiled networks on U-AND, at equal neuron counts.
 
-Not a test: run ``python benchmarks/trained_baseline.py`` (needs PyTorch, CPU is enough; about
-40 minutes with the default grid on one core; ``--quick`` for a smoke run). It writes
-``docs/results/trained_baseline.json`` and one plot per sparsity,
-``docs/results/trained_baseline_s{s}.png``.
+Not a test: run ``nice -n 19 python benchmarks/trained_baseline.py`` (needs PyTorch, CPU is
+enough; one thread; about 50 minutes on a shared 2-core machine, 10 of them training;
+``--quick`` runs m = 32 alone). It writes ``docs/results/trained_baseline.json`` and one plot
+per sparsity, ``docs/results/trained_baseline_s{s}.png``, and prints the tables of
+docs/performance.md.
 
 The question: at the same number of ReLU neurons, does a network *trained* on the task reach a
 lower error than the compiled one? For every m in ``--inputs`` and s in ``--sparsity``:
@@ -54,6 +55,9 @@ from circuit2mlp.generate import uand_circuit  # noqa: E402
 from circuit2mlp.network import Network  # noqa: E402
 from circuit2mlp.verify import verify  # noqa: E402
 
+#: The dense method's readout stores every (output, neuron) weight: points beyond this many
+#: are not compiled with it (memory on a shared machine).
+DENSE_LIMIT = 10**8
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
 
@@ -350,8 +354,18 @@ def two_level_fit(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return explained, low, high, m - cut
 
 
+def initial_layer(m: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The hidden layer's weights and bias before training (as :func:`train` draws them)."""
+    import torch
+
+    torch.manual_seed(seed)
+    first = torch.nn.Linear(m, width)
+    return first.weight.detach().numpy().copy(), first.bias.detach().numpy().copy()
+
+
 def neuron_classes(m: int, s: int, weights: tuple, seed: int) -> dict:
-    """The trained network's hidden neurons grouped by their input weights."""
+    """The hidden neurons grouped by their input weights. ``weights`` = (w1, b1, w2, b2); w2
+    None (the initial network) counts every neuron that fires as used."""
     w1, b1, w2, _ = weights
     rng = np.random.default_rng(seed)
     act = draw_actives(m, s, 2000, rng)
@@ -363,8 +377,11 @@ def neuron_classes(m: int, s: int, weights: tuple, seed: int) -> dict:
     firing = (h > 1e-6).mean(axis=0)
     # the readout's weight on a neuron is what matters, not its input scale: a neuron is used
     # when its readout column is not negligible
-    out_norm = np.linalg.norm(w2, axis=0) * np.abs(w1).max(axis=1)
-    used = alive & (out_norm > 0.05 * out_norm.max())
+    if w2 is None:
+        used = alive
+    else:
+        out_norm = np.linalg.norm(w2, axis=0) * np.abs(w1).max(axis=1)
+        used = alive & (out_norm > 0.05 * out_norm.max())
     scale = np.abs(w1).max(axis=1, keepdims=True)
     rel = w1 / np.maximum(scale, 1e-30)
     reads = (np.abs(rel) >= 0.5).sum(axis=1)  # inputs read with at least half the max weight
@@ -394,8 +411,10 @@ def neuron_classes(m: int, s: int, weights: tuple, seed: int) -> dict:
         )
     # readout density: per output, share of used neurons with at least 10 % of the largest
     # |weight x input scale| on that output
-    eff = np.abs(w2[:, used]) * scale[used, 0][None, :]
-    density = (eff >= 0.1 * eff.max(axis=1, keepdims=True)).mean(axis=1) if used.any() else [0]
+    density = [float("nan")]
+    if w2 is not None and used.any():
+        eff = np.abs(w2[:, used]) * scale[used, 0][None, :]
+        density = (eff >= 0.1 * eff.max(axis=1, keepdims=True)).mean(axis=1)
     return {
         "neurons": int(w1.shape[0]),
         "dead": int((~alive).sum()),
@@ -405,10 +424,22 @@ def neuron_classes(m: int, s: int, weights: tuple, seed: int) -> dict:
             round(float(np.median(explained[used])), 3) if used.any() else None
         ),
         "readout_density_mean": round(float(np.mean(density)), 3),
+        "levels_median": [
+            round(float(np.median(v[used])), 3) if used.any() else None
+            for v in (low / scale[:, 0], high / scale[:, 0], bias)
+        ],
         "firing_rate_median": round(float(np.median(firing[used])), 3) if used.any() else 0.0,
         "classes": classes[:8],
         "classes_total": len(classes),
     }
+
+
+def init_classes(m: int, s: int, width: int, args) -> dict:
+    """:func:`neuron_classes` of the hidden layer as training started: the baseline that
+    the trained figures are to be read against (a uniform random vector already splits into
+    two levels explaining 3/4 of its variance)."""
+    w1, b1 = initial_layer(m, width, args.seed)
+    return neuron_classes(m, s, (w1, b1, None, None), args.seed + 1)
 
 
 # --------------------------------------------------------------------------- driver
@@ -436,7 +467,10 @@ def study(args, partial) -> dict:
                 width = max(2, round(f * n_ref))
                 row = {"inputs": m, "outputs": comb(m, 2), "sparsity": s, "factor": f}
                 row["width"] = width
-                for method in ("superposed", "paper"):
+                for method in args.methods:
+                    if method == "dense" and comb(m, 2) * width > DENSE_LIMIT:
+                        row[method] = {"skipped": f"a dense readout of {comb(m, 2) * width:,}"}
+                        continue
                     try:
                         row[method], _ = compile_point(m, s, method, width, args)
                     except Exception as exc:  # a method that cannot build this point
@@ -449,6 +483,7 @@ def study(args, partial) -> dict:
                 )
                 row["trained"] = {**run, "neurons": width, **figures(result)}
                 row["trained"]["classes"] = neuron_classes(m, s, weights, args.seed + 1)
+                row["trained"]["classes_at_init"] = init_classes(m, s, width, args)
                 del net, weights
                 t, c, p = row["trained"], row["superposed"], row["paper"]
                 print(
@@ -461,6 +496,9 @@ def study(args, partial) -> dict:
                 points.append({**row, "default_neurons": n_ref})
                 partial(points)
     return {"points": points}
+
+
+STYLES = {"superposed": "o-", "paper": "s--", "dense": "D-.", "trained": "^:"}
 
 
 def plot(report: dict, out_dir: Path, sparsities: list[int]) -> list[str]:
@@ -478,13 +516,12 @@ def plot(report: dict, out_dir: Path, sparsities: list[int]) -> list[str]:
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for n, m in enumerate(sorted({p["inputs"] for p in pts})):
             rows = sorted((p for p in pts if p["inputs"] == m), key=lambda p: p["width"])
-            for side, style in (("superposed", "o-"), ("paper", "s--"), ("trained", "^:")):
-                xs = [p[side]["neurons"] for p in rows if "neurons" in p[side]]
-                ys = [
-                    max(p[side]["hardest_k_sample_error_rate"], floor)
-                    for p in rows
-                    if "neurons" in p[side]
-                ]
+            for side, style in STYLES.items():
+                have = [p for p in rows if "neurons" in p.get(side, {})]
+                if not have:
+                    continue
+                xs = [p[side]["neurons"] for p in have]
+                ys = [max(p[side]["hardest_k_sample_error_rate"], floor) for p in have]
                 ax.plot(xs, ys, style, color=colors[n % len(colors)], label=f"m={m} {side}")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -498,6 +535,74 @@ def plot(report: dict, out_dir: Path, sparsities: list[int]) -> list[str]:
         plt.close(fig)
         written.append(str(path))
     return written
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0 or value >= 0.1:
+        return f"{100 * value:.0f} %" if value else "0"
+    return f"{100 * value:.2g} %" if value >= 1e-3 else f"{value:.1e}"
+
+
+def tables(report: dict) -> str:
+    """The report as markdown: errors at equal neurons, then what the trained networks read."""
+    methods = [m for m in ("superposed", "paper", "dense") if m in report["points"][0]]
+    head = "| m | s | neurons | trained: k = s err | bit err | margin | plateau (steps, CPU s, "
+    head += "1s/output) |" + "".join(f" {m}: k = s err | bit err | margin |" for m in methods)
+    lines = [head, "|" + "---|" * (7 + 3 * len(methods))]
+    for p in report["points"]:
+        t = p["trained"]
+        cells = [str(p["inputs"]), str(p["sparsity"]), f"{p['width']:,}"]
+        cells += [
+            _rate(t["hardest_k_sample_error_rate"]),
+            _rate(t["bit_error_rate"]),
+            f"{t['worst_margin']:+.2f}",
+            f"{'yes' if t['plateaued'] else 'no'} ({t['steps']:,}, {t['cpu_seconds']:.0f}, "
+            f"{t['positives_per_output']:.0f})",
+        ]
+        for side in (p.get(m, {}) for m in methods):
+            if "neurons" not in side:
+                cells += ["failed", "-", "-"]
+                continue
+            extra = "" if side["neurons"] == p["width"] else f" ({side['neurons']:,} n)"
+            cells += [
+                _rate(side["hardest_k_sample_error_rate"]) + extra,
+                _rate(side["bit_error_rate"]),
+                f"{side['worst_margin']:+.2f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| m | s | neurons | used (dead) | inputs read ≥ ½ max | two-level fit (at init) | at "
+        "init: low / high level, bias (median) | readout density | largest classes: neurons × "
+        "(inputs at high level, low / high level, bias) |",
+        "|" + "---|" * 9,
+    ]
+    for p in report["points"]:
+        k, k0 = p["trained"]["classes"], p["trained"].get("classes_at_init")
+        top = "; ".join(
+            f"{c['neurons']} × ({c['high_inputs_mean']:.0f}, {c['low_level']:+.2f} / "
+            f"{c['high_level']:+.2f}, {c['bias']:+.2f})"
+            for c in k["classes"][:3]
+        )
+
+        def levels(c: dict) -> str:
+            if "levels_median" not in c:
+                return "-"
+            lo, hi, b = c["levels_median"]
+            return f"{lo:+.2f} / {hi:+.2f}, {b:+.2f}"
+
+        fit = f"{k['two_level_variance_explained_median']:.2f}"
+        lv = levels(k0) if k0 else "-"
+        if k0:
+            fit += f" ({k0['two_level_variance_explained_median']:.2f})"
+        lines.append(
+            f"| {p['inputs']} | {p['sparsity']} | {p['width']:,} | {k['used']:,} ({k['dead']}) "
+            f"| {k['inputs_read_median']:.0f} | {fit} | {lv} "
+            f"| {k['readout_density_mean']:.2f} | {top} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -521,10 +626,24 @@ def main() -> None:
         "--scale",
         type=float,
         nargs="+",
-        default=[0.625, 1.5, 0.75, 0.5],
+        default=[0.5, 1.0, 0.25, 0.125],
         help="budget factor per entry of --inputs",
     )
-    parser.add_argument("--plot-only", action="store_true", help="redraw from the JSON")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["superposed", "paper"],
+        help="compile methods compared at each width",
+    )
+    parser.add_argument(
+        "--add-compiled",
+        action="store_true",
+        help="compile the --methods missing from the JSON's points of the --inputs and "
+        "--sparsity (same widths, inputs and seed), without training again",
+    )
+    parser.add_argument(
+        "--plot-only", action="store_true", help="redraw the plots from the JSON, print tables"
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--negatives", type=int, default=512)
     parser.add_argument("--pos-weight", type=float, default=4.0)
@@ -534,17 +653,44 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=200, help="steps per loss window")
     parser.add_argument("--patience", type=int, default=3, help="windows")
     parser.add_argument("--tolerance", type=float, default=0.01)
-    parser.add_argument("--samples", type=int, default=1000, help="evaluation samples per k")
+    parser.add_argument("--samples", type=int, default=500, help="evaluation samples per k")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="m = 32 only")
     parser.add_argument("--out", type=Path, default=RESULTS / "trained_baseline.json")
     args = parser.parse_args()
     if args.quick:
         args.inputs, args.scale = [32], [1.0]
+    if args.add_compiled:
+        report = json.loads(args.out.read_text())
+        args.samples, args.seed = report["settings"]["samples"], report["settings"]["seed"]
+        for p in report["points"]:
+            chosen = p["inputs"] in args.inputs and p["sparsity"] in args.sparsity
+            for method in args.methods if chosen else ():
+                if method == "dense" and p["outputs"] * p["width"] > DENSE_LIMIT:
+                    p[method] = {"skipped": f"a dense readout of {p['outputs'] * p['width']:,}"}
+                elif method not in p:
+                    p[method], _ = compile_point(
+                        p["inputs"], p["sparsity"], method, p["width"], args
+                    )
+                    print(
+                        f"m={p['inputs']} s={p['sparsity']} width {p['width']}: {method} "
+                        f"{p[method]['hardest_k_sample_error_rate']}",
+                        flush=True,
+                    )
+            if chosen and "classes_at_init" not in p["trained"]:
+                p["trained"]["classes_at_init"] = init_classes(
+                    p["inputs"], p["sparsity"], p["width"], args
+                )
+        report.setdefault("added_later", []).append(
+            {"methods": args.methods, "trained": "classes_at_init"}
+        )
+        write_report(args.out, report)
+        args.plot_only = True
     if args.plot_only:
         report = json.loads(args.out.read_text())
         for path in plot(report, args.out.parent, args.sparsity):
             print(f"wrote {path}")
+        print(tables(report))
         return
     load_before = os.getloadavg()[0]
     start = time.time()
@@ -567,6 +713,7 @@ def main() -> None:
     write_report(args.out, report)
     for path in plot(report, args.out.parent, args.sparsity):
         print(f"wrote {path}")
+    print(tables(report))
 
 
 if __name__ == "__main__":
