@@ -563,7 +563,7 @@ def tables(report: dict) -> str:
         ]
         for side in (p.get(m, {}) for m in methods):
             if "neurons" not in side:
-                cells += ["failed", "-", "-"]
+                cells += ["not built" if "skipped" in side else "failed", "-", "-"]
                 continue
             extra = "" if side["neurons"] == p["width"] else f" ({side['neurons']:,} n)"
             cells += [
@@ -632,7 +632,7 @@ def main() -> None:
     parser.add_argument(
         "--methods",
         nargs="+",
-        default=["superposed", "paper"],
+        default=["superposed", "paper", "dense"],
         help="compile methods compared at each width",
     )
     parser.add_argument(
