@@ -70,6 +70,16 @@ def build_blocks(
             layered.inputs, config.input_dim, np.zeros(len(layered.inputs), bool), streams[0]
         )
         return features, embed, compile_exact_blocks(layered), frozenset()
+    if config.method == "dense":  # one layer of two-input ANDs, built as training found it
+        from circuit2mlp.codegen.dense import applies, dense_block
+
+        if applies(layered, config):
+            flip = np.zeros(len(layered.inputs), bool)
+            features, embed = input_embedding(layered.inputs, None, flip, streams[0])
+            block = dense_block(layered, config)
+            blocks = [block] if block is not None else compile_exact_blocks(layered)
+            return features, embed, blocks, frozenset()
+        config = dataclasses.replace(config, method="superposed")  # any other circuit
     levels = measure_activity(layered, config.sparsity, streams[1])
     levels[-1] = _unflipped(levels[-1])  # outputs are read in their true polarity
     features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
