@@ -1,0 +1,430 @@
+"""Score a learned dictionary (a sparse autoencoder, transcoder latents, ...) against the
+ground-truth wires of one level of a compiled network.
+
+A dictionary is a safetensors file with SAELens tensor names: ``W_dec`` (latents × neurons),
+optionally ``W_enc`` (neurons × latents), ``b_enc``, ``b_dec`` and ``threshold`` (JumpReLU);
+metadata ``architecture`` (``standard`` | ``topk`` | ``jumprelu``), ``k`` (TopK) and
+``apply_b_dec_to_input`` ("true" subtracts ``b_dec`` before encoding). Without an encoder the
+latents are inferred from the decoder alone with its pseudo-inverse, clamped at zero:
+``a = relu((h - b_dec) @ pinv(W_dec))``.
+
+Everything is computed in chunks, never as a dense samples × latents or wires × latents matrix
+beyond ``BLOCK`` entries, and the samples × wires truth is sparse. Definitions are in
+docs/interpretability.md ("Scoring a dictionary").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from circuit2mlp.activations import (
+    ActivationDataset,
+    DirectionStats,
+    InputDistribution,
+    Sampler,
+    WireTruth,
+)
+from circuit2mlp.errors import UserError
+from circuit2mlp.network import Network
+
+BLOCK = 1 << 24  # entries of any dense (rows or wires) × latents block
+RECOVER_COS = 0.9  # a recovered wire has a latent this close in direction ...
+RECOVER_F1 = 0.9  # ... whose firing matches the wire's with this F1
+SPLIT_PRECISION = 0.9  # a latent of a split wire fires mostly when the wire is on ...
+SPLIT_RECALL = 0.1  # ... on at least this share of the wire's samples
+COVER_RECALL = 0.9  # a latent covers a wire when it fires on this share of its samples
+ABSORB_PRECISION = 0.5  # ... and absorbs it when under half its firings are that wire's
+
+
+# --------------------------------------------------------------------------- dictionaries
+
+
+@dataclass
+class Dictionary:
+    """A learned dictionary, ready to encode activations into latent activations."""
+
+    W_dec: np.ndarray  # (L, d)
+    W_enc: np.ndarray | sp.csr_matrix  # (d, L)
+    b_enc: np.ndarray  # (L,)
+    b_dec: np.ndarray  # (d,)
+    threshold: np.ndarray | None
+    k: int | None
+    apply_b_dec: bool
+    encoder: str  # "W_enc" or "pinv"
+    architecture: str
+
+    @property
+    def latents(self) -> int:
+        return int(self.W_dec.shape[0])
+
+    def encode(self, h: np.ndarray) -> np.ndarray:
+        """Latent activations (n, L) float32 of activations h (n, d)."""
+        x = h - self.b_dec if self.apply_b_dec else h
+        if sp.issparse(self.W_enc):
+            pre = np.asarray((self.W_enc.T @ x.T).T, dtype=np.float32)
+        else:
+            pre = x @ self.W_enc
+        pre += self.b_enc
+        if self.k is not None:
+            k = min(self.k, pre.shape[1])
+            cut = np.partition(pre, pre.shape[1] - k, axis=1)[:, pre.shape[1] - k][:, None]
+            pre = np.where(pre >= cut, pre, 0.0).astype(np.float32)
+        if self.threshold is not None:
+            pre = np.where(pre > self.threshold, pre, 0.0).astype(np.float32)
+        return np.maximum(pre, 0, out=pre)
+
+
+def load_dictionary(path: Path, width: int) -> Dictionary:
+    """Read a SAELens-named safetensors dictionary for a level of ``width`` neurons."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except Exception as exc:  # safetensors raises its own error types for foreign files
+        raise UserError(f"{path}: not a safetensors dictionary ({exc})") from None
+    if "W_dec" not in tensors:
+        raise UserError(f"{path}: no W_dec tensor (latents × neurons)")
+    w_dec = np.asarray(tensors["W_dec"], dtype=np.float32)
+    if w_dec.ndim != 2 or w_dec.shape[1] != width:
+        raise UserError(f"{path}: W_dec has shape {w_dec.shape}, expected (latents, {width})")
+    latents = w_dec.shape[0]
+
+    def vector(name: str, size: int, default: float | None = 0.0) -> np.ndarray | None:
+        if name not in tensors:
+            return None if default is None else np.full(size, default, dtype=np.float32)
+        v = np.asarray(tensors[name], dtype=np.float32).ravel()
+        if v.shape != (size,):
+            raise UserError(f"{path}: {name} has {v.size} values, expected {size}")
+        return v
+
+    b_dec = vector("b_dec", width)
+    b_enc = vector("b_enc", latents)
+    threshold = vector("threshold", latents, None)
+    for name, array in tensors.items():
+        if not np.all(np.isfinite(array)):
+            raise UserError(f"{path}: {name} holds NaN or infinite values")
+    apply = str(meta.get("apply_b_dec_to_input", "false")).lower() == "true"
+    arch = str(meta.get("architecture", "jumprelu" if threshold is not None else "standard"))
+    k = None
+    if arch == "topk" or "k" in meta:
+        try:
+            k = int(meta["k"])
+        except (KeyError, ValueError):
+            raise UserError(f"{path}: a topk dictionary needs an integer 'k' in metadata") from None
+    if "W_enc" in tensors:
+        w_enc = np.asarray(tensors["W_enc"], dtype=np.float32)
+        if w_enc.shape != (width, latents):
+            raise UserError(f"{path}: W_enc has shape {w_enc.shape}, expected {(width, latents)}")
+        encoder = "W_enc"
+        if np.count_nonzero(w_enc) * 10 < w_enc.size:  # mostly zeros: a sparse product
+            w_enc = sp.csr_matrix(w_enc)
+    else:
+        w_enc = np.linalg.pinv(w_dec.astype(np.float64)).astype(np.float32)
+        b_enc = np.zeros(latents, dtype=np.float32)
+        apply, encoder = True, "pinv"
+    return Dictionary(w_dec, w_enc, b_enc, b_dec, threshold, k, apply, encoder, arch)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class Source:
+    """Samples of one level: chunks of (activations, active wires) in order, and the
+    activations of any rows again (for the second pass)."""
+
+    n: int
+    write: np.ndarray | None = None  # (F, d) write directions when known up front
+
+    def chunks(self, rows: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+        raise NotImplementedError
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class DatasetSource(Source):
+    """A folder written by ``circuit2mlp activations``."""
+
+    def __init__(self, folder: Path, level: int, limit: int) -> None:
+        self.data = ActivationDataset(folder, level)
+        self.n = min(limit, len(self.data))
+        feats = self.data.features()
+        self.write = feats.get("write")
+
+    def chunks(self, rows: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+        for acts, wires in self.data.chunks(self.n):
+            for start in range(0, acts.shape[0], rows):
+                yield acts[start : start + rows], wires[start : start + rows]
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        return self.data.rows(index)
+
+
+class SampledSource(Source):
+    """Samples drawn now: the inputs are kept (sparse), activations recomputed on demand."""
+
+    def __init__(
+        self, network: Network, level: int, dist: InputDistribution, n: int, seed: int, label: str
+    ) -> None:
+        self.network, self.level, self.n = network, level, n
+        self.truth = WireTruth(network, label)
+        self.sampler = Sampler(dist, seed)
+        self.inputs: list[sp.csr_matrix] = []
+
+    def _acts(self, x: np.ndarray) -> np.ndarray:
+        out: list[np.ndarray] = []
+
+        def grab(level: int, h: np.ndarray) -> None:
+            if level == self.level:
+                out.append(np.ascontiguousarray(h.T, dtype=np.float32))
+
+        self.network.forward(x, callback=grab)
+        return out[0]
+
+    def chunks(self, rows: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+        self.inputs = []
+        done = 0
+        while done < self.n:
+            x = self.sampler.draw(min(rows, self.n - done))
+            self.inputs.append(sp.csr_matrix(x))
+            yield self._acts(x), self.truth.levels(x, {self.level})[self.level]
+            done += x.shape[0]
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        x = sp.vstack(self.inputs).tocsr()[index].toarray()
+        return self._acts(x)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def score_level(
+    network: Network,
+    sae: Dictionary,
+    level: int,
+    folder: Path | None,
+    samples: int,
+    dist: InputDistribution,
+    seed: int = 0,
+    dense_threshold: float = 0.1,
+    label: str = "weights",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """All scores of ``sae`` against level ``level`` (see docs/interpretability.md)."""
+    say = progress or (lambda _text: None)
+    source: Source = (
+        DatasetSource(folder, level, samples)
+        if folder is not None
+        else SampledSource(network, level, dist, samples, seed, label)
+    )
+    names = network.features[level].names
+    n_wires, width, n_lat = len(names), int(network.features[level].readout.shape[1]), sae.latents
+    rows = max(1, min(4096, BLOCK // max(n_lat, 1)))
+
+    # pass 1: latent statistics, the truth, and (when not stored) the write directions
+    say("pass 1: encoding")
+    lat_sum = np.zeros(n_lat)
+    lat_sq = np.zeros(n_lat)
+    fires = np.zeros(n_lat, dtype=np.int64)
+    truth: list[sp.csr_matrix] = []
+    stats = DirectionStats(n_wires, width) if source.write is None else None
+    for h, wires in source.chunks(rows):
+        a = sae.encode(h)
+        lat_sum += a.sum(axis=0, dtype=np.float64)
+        lat_sq += np.square(a, dtype=np.float64).sum(axis=0)
+        fires += np.count_nonzero(a > 0, axis=0)
+        truth.append(wires)
+        if stats is not None:
+            stats.add(h, wires)
+    n = source.n
+    truth_all = sp.vstack(truth).tocsc() if truth else sp.csc_matrix((0, n_wires), dtype=bool)
+    count = np.diff(truth_all.indptr).astype(np.int64)
+    write = source.write if stats is None else stats.directions()
+    mu = lat_sum / n
+    sd = np.sqrt(np.maximum(lat_sq / n - mu * mu, 0))
+    p = count / n
+    sd_w = np.sqrt(p * (1 - p))
+    dense = fires > dense_threshold * n
+    seen = count > 0
+
+    # pass 2: per block of wires, the rows where they are on, re-encoded
+    say("pass 2: matching")
+    best_corr = np.zeros(n_wires)  # firing (Matthews) correlation
+    best_act = np.zeros(n_wires)  # activation (Pearson) correlation
+    lat_best_corr = np.zeros(n_lat)
+    f1_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    split = np.zeros(n_wires, dtype=bool)
+    cover = np.zeros(n_lat, dtype=np.int64)
+    absorb_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    per_block = max(1, BLOCK // max(n_lat, 1))
+    for start in range(0, n_wires, per_block):
+        block = np.arange(start, min(n_wires, start + per_block))
+        sub = truth_all[:, block]
+        hit = np.unique(sub.indices)
+        if hit.size == 0:
+            continue
+        s_sum = np.zeros((len(block), n_lat))
+        tp = np.zeros((len(block), n_lat))
+        sub_rows = sub.tocsr()
+        for piece in range(0, hit.size, rows):
+            idx = hit[piece : piece + rows]
+            a = sae.encode(source.rows(idx))
+            v = sub_rows[idx].T.astype(np.float64)  # (F_b, rows)
+            s_sum += v @ a
+            tp += v @ (a > 0).astype(np.float64)
+        denom = np.outer(sd_w[block], sd)
+        corr = np.divide(
+            s_sum / n - np.outer(p[block], mu), denom, out=np.zeros_like(s_sum), where=denom > 0
+        )
+        best_act[block] = np.maximum(corr.max(axis=1), 0)
+        c = count[block][:, None].astype(np.float64)
+        f = fires[None, :].astype(np.float64)
+        denom = np.sqrt(c * (n - c) * f * (n - f))
+        phi = np.divide(n * tp - c * f, denom, out=np.zeros_like(tp), where=denom > 0)
+        best_corr[block] = np.maximum(phi.max(axis=1), 0)
+        np.maximum(lat_best_corr, phi.max(axis=0), out=lat_best_corr)
+        f1 = 2 * tp / np.maximum(c + fires[None, :], 1)
+        precision = tp / np.maximum(fires[None, :], 1)
+        recall = tp / np.maximum(c, 1)
+        fw, fl = np.nonzero(f1 >= RECOVER_F1)
+        f1_pairs.append((block[fw], fl))
+        ok = (precision >= SPLIT_PRECISION) & (recall >= SPLIT_RECALL) & ~dense[None, :]
+        split[block] = ok.sum(axis=1) >= 2
+        covers = (recall >= COVER_RECALL) & ~dense[None, :]
+        cover += covers.sum(axis=0)
+        aw, al = np.nonzero(covers & (precision < ABSORB_PRECISION))
+        absorb_pairs.append((block[aw], al))
+
+    # directions: cosine of each wire's write direction with each latent's decoder row
+    say("cosines")
+    wn = _unit_rows(np.asarray(write, dtype=np.float32))
+    dn = _unit_rows(sae.W_dec)
+    wire_cos = np.zeros(n_wires)
+    lat_cos = np.zeros(n_lat)
+    has_dir = seen & (np.linalg.norm(wn, axis=1) > 0)
+    for start in range(0, n_wires, per_block):
+        sel = np.arange(start, min(n_wires, start + per_block))
+        sel = sel[has_dir[sel]]
+        if sel.size == 0:
+            continue
+        cos = wn[sel] @ dn.T
+        wire_cos[sel] = cos.max(axis=1)
+        np.maximum(lat_cos, cos.max(axis=0), out=lat_cos)
+    fw = np.concatenate([w for w, _ in f1_pairs]) if f1_pairs else np.zeros(0, np.int64)
+    fl = np.concatenate([x for _, x in f1_pairs]) if f1_pairs else np.zeros(0, np.int64)
+    pair_cos = np.einsum("ij,ij->i", wn[fw], dn[fl]) if fw.size else np.zeros(0)
+    recovered = np.zeros(n_wires, dtype=bool)
+    recovered[fw[pair_cos >= RECOVER_COS]] = True
+    aw = np.concatenate([w for w, _ in absorb_pairs]) if absorb_pairs else np.zeros(0, np.int64)
+    al = np.concatenate([x for _, x in absorb_pairs]) if absorb_pairs else np.zeros(0, np.int64)
+    absorbed = np.zeros(n_wires, dtype=bool)
+    absorbed[aw[cover[al] >= 2]] = True
+
+    n_seen = int(seen.sum())
+    alive = fires > 0
+
+    def mean(values: np.ndarray, mask: np.ndarray) -> float:
+        return float(values[mask].mean()) if mask.any() else 0.0
+
+    return {
+        "level": level,
+        "samples": int(n),
+        "source": str(folder) if folder is not None else "sampled",
+        "latents": int(n_lat),
+        "encoder": sae.encoder,
+        "architecture": sae.architecture,
+        "wires": int(n_wires),
+        "wires_seen": n_seen,
+        "mcc": mean(best_corr, seen),
+        "mcc_activation": mean(best_act, seen),
+        "mean_max_cos": mean(wire_cos, seen),
+        "mean_max_cos_latents": mean(lat_cos, alive),
+        "mean_max_corr_latents": mean(np.maximum(lat_best_corr, 0), alive),
+        "recovered": int((recovered & seen).sum()),
+        "recovered_fraction": float((recovered & seen).sum() / max(n_seen, 1)),
+        "dead_latents": int((~alive).sum()),
+        "dead_fraction": float((~alive).mean()) if n_lat else 0.0,
+        "dense_latents": int(dense.sum()),
+        "dense_threshold": dense_threshold,
+        "split_wires": int((split & seen).sum()),
+        "absorbed_wires": int((absorbed & seen).sum()),
+        "l0": float(fires.sum() / max(n, 1)),
+        "true_l0": float(count.sum() / max(n, 1)),
+        "thresholds": {
+            "recover_cos": RECOVER_COS,
+            "recover_f1": RECOVER_F1,
+            "split_precision": SPLIT_PRECISION,
+            "split_recall": SPLIT_RECALL,
+            "cover_recall": COVER_RECALL,
+            "absorb_precision": ABSORB_PRECISION,
+        },
+    }
+
+
+def render_scores(scores: dict[str, Any]) -> None:
+    """The scores as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(
+        title=f"level {scores['level']}: {scores['latents']:,} latents ({scores['encoder']}, "
+        f"{scores['architecture']}) vs {scores['wires_seen']:,} of {scores['wires']:,} wires "
+        f"seen in {scores['samples']:,} samples ({scores['source']})",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("MCC (mean best firing correlation per wire)", f"{scores['mcc']:.4f}"),
+        ("MCC of activations (Pearson)", f"{scores['mcc_activation']:.4f}"),
+        ("mean max cos, wires → latents", f"{scores['mean_max_cos']:.4f}"),
+        ("mean max cos, latents → wires", f"{scores['mean_max_cos_latents']:.4f}"),
+        (
+            "wires recovered (cos ≥ 0.9, F1 ≥ 0.9)",
+            f"{scores['recovered']:,} ({scores['recovered_fraction']:.2%})",
+        ),
+        ("dead latents", f"{scores['dead_latents']:,} ({scores['dead_fraction']:.2%})"),
+        (
+            f"dense latents (> {scores['dense_threshold']:.0%} of samples)",
+            f"{scores['dense_latents']:,}",
+        ),
+        ("split wires", f"{scores['split_wires']:,}"),
+        ("absorbed wires", f"{scores['absorbed_wires']:,}"),
+        ("L0 (latents on per sample)", f"{scores['l0']:.3f}"),
+        ("true L0 (wires on per sample)", f"{scores['true_l0']:.3f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def save_dictionary(
+    path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None
+) -> None:
+    """Write a dictionary in the layout :func:`load_dictionary` reads, atomically."""
+    from safetensors.numpy import save
+
+    from circuit2mlp.fileio import atomic_write
+
+    data = save(
+        {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
+        metadata=metadata,
+    )
+    atomic_write(path, lambda handle: handle.write(data))
