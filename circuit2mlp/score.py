@@ -34,13 +34,13 @@ from circuit2mlp.activations import (
 from circuit2mlp.errors import UserError
 from circuit2mlp.network import Network
 
-BLOCK = 1 << 24  # entries of any dense (rows or wires) × latents block
+BLOCK = 1 << 22  # entries of any dense (rows or wires) × latents block
 RECOVER_COS = 0.9  # a recovered wire has a latent this close in direction ...
 RECOVER_F1 = 0.9  # ... whose firing matches the wire's with this F1
 SPLIT_PRECISION = 0.9  # a latent of a split wire fires mostly when the wire is on ...
 SPLIT_RECALL = 0.1  # ... on at least this share of the wire's samples
 COVER_RECALL = 0.9  # a latent covers a wire when it fires on this share of its samples
-ABSORB_PRECISION = 0.5  # ... and absorbs it when under half its firings are that wire's
+ABSORB_PRECISION = 0.9  # ... and absorbs it when it covers others and fires off its own wire
 
 
 # --------------------------------------------------------------------------- dictionaries
@@ -263,18 +263,32 @@ def score_level(
     dense = fires > dense_threshold * n
     seen = count > 0
 
-    # pass 2: per block of wires, the rows where they are on, re-encoded
+    # pass 2: per block of wires, the rows where they are on, re-encoded; and the cosines of
+    # the block's write directions with every decoder row
     say("pass 2: matching")
+    wn = _unit_rows(np.asarray(write, dtype=np.float32))
+    dn = _unit_rows(sae.W_dec)
+    has_dir = seen & (np.linalg.norm(wn, axis=1) > 0)
     best_corr = np.zeros(n_wires)  # firing (Matthews) correlation
     best_act = np.zeros(n_wires)  # activation (Pearson) correlation
     lat_best_corr = np.zeros(n_lat)
-    f1_pairs: list[tuple[np.ndarray, np.ndarray]] = []
-    split = np.zeros(n_wires, dtype=bool)
-    cover = np.zeros(n_lat, dtype=np.int64)
-    absorb_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    wire_cos = np.zeros(n_wires)
+    lat_cos = np.zeros(n_lat)
+    recovered = np.zeros(n_wires, dtype=bool)
+    # each latent's own wire: the best firing correlation, ties broken by direction
+    lat_key = np.full(n_lat, -np.inf)
+    lat_wire = np.full(n_lat, -1, dtype=np.int64)
+    lat_tp = np.zeros(n_lat)
+    cover: list[tuple[np.ndarray, np.ndarray]] = []
     per_block = max(1, BLOCK // max(n_lat, 1))
+    fires_f = fires.astype(np.float64)[None, :]
     for start in range(0, n_wires, per_block):
         block = np.arange(start, min(n_wires, start + per_block))
+        cos = np.zeros((len(block), n_lat))
+        if has_dir[block].any():
+            cos[has_dir[block]] = wn[block[has_dir[block]]] @ dn.T
+            wire_cos[block] = np.where(has_dir[block], cos.max(axis=1), 0)
+            np.maximum(lat_cos, cos[has_dir[block]].max(axis=0), out=lat_cos)
         sub = truth_all[:, block]
         hit = np.unique(sub.indices)
         if hit.size == 0:
@@ -294,47 +308,35 @@ def score_level(
         )
         best_act[block] = np.maximum(corr.max(axis=1), 0)
         c = count[block][:, None].astype(np.float64)
-        f = fires[None, :].astype(np.float64)
-        denom = np.sqrt(c * (n - c) * f * (n - f))
-        phi = np.divide(n * tp - c * f, denom, out=np.zeros_like(tp), where=denom > 0)
+        denom = np.sqrt(c * (n - c) * fires_f * (n - fires_f))
+        phi = np.divide(n * tp - c * fires_f, denom, out=np.zeros_like(tp), where=denom > 0)
         best_corr[block] = np.maximum(phi.max(axis=1), 0)
         np.maximum(lat_best_corr, phi.max(axis=0), out=lat_best_corr)
-        f1 = 2 * tp / np.maximum(c + fires[None, :], 1)
-        precision = tp / np.maximum(fires[None, :], 1)
-        recall = tp / np.maximum(c, 1)
-        fw, fl = np.nonzero(f1 >= RECOVER_F1)
-        f1_pairs.append((block[fw], fl))
-        ok = (precision >= SPLIT_PRECISION) & (recall >= SPLIT_RECALL) & ~dense[None, :]
-        split[block] = ok.sum(axis=1) >= 2
-        covers = (recall >= COVER_RECALL) & ~dense[None, :]
-        cover += covers.sum(axis=0)
-        aw, al = np.nonzero(covers & (precision < ABSORB_PRECISION))
-        absorb_pairs.append((block[aw], al))
+        key = np.where(seen[block][:, None], phi + 1e-7 * cos, -np.inf)
+        top = np.argmax(key, axis=0)
+        top_key = key[top, np.arange(n_lat)]
+        better = top_key > lat_key
+        lat_key[better] = top_key[better]
+        lat_wire[better] = block[top[better]]
+        lat_tp[better] = tp[top[better], np.flatnonzero(better)]
+        f1 = 2 * tp / np.maximum(c + fires_f, 1)
+        recovered[block] |= ((f1 >= RECOVER_F1) & (cos >= RECOVER_COS)).any(axis=1)
+        cw, cl = np.nonzero((tp / np.maximum(c, 1) >= COVER_RECALL) & ~dense[None, :])
+        cover.append((block[cw], cl))
 
-    # directions: cosine of each wire's write direction with each latent's decoder row
-    say("cosines")
-    wn = _unit_rows(np.asarray(write, dtype=np.float32))
-    dn = _unit_rows(sae.W_dec)
-    wire_cos = np.zeros(n_wires)
-    lat_cos = np.zeros(n_lat)
-    has_dir = seen & (np.linalg.norm(wn, axis=1) > 0)
-    for start in range(0, n_wires, per_block):
-        sel = np.arange(start, min(n_wires, start + per_block))
-        sel = sel[has_dir[sel]]
-        if sel.size == 0:
-            continue
-        cos = wn[sel] @ dn.T
-        wire_cos[sel] = cos.max(axis=1)
-        np.maximum(lat_cos, cos.max(axis=0), out=lat_cos)
-    fw = np.concatenate([w for w, _ in f1_pairs]) if f1_pairs else np.zeros(0, np.int64)
-    fl = np.concatenate([x for _, x in f1_pairs]) if f1_pairs else np.zeros(0, np.int64)
-    pair_cos = np.einsum("ij,ij->i", wn[fw], dn[fl]) if fw.size else np.zeros(0)
-    recovered = np.zeros(n_wires, dtype=bool)
-    recovered[fw[pair_cos >= RECOVER_COS]] = True
-    aw = np.concatenate([w for w, _ in absorb_pairs]) if absorb_pairs else np.zeros(0, np.int64)
-    al = np.concatenate([x for _, x in absorb_pairs]) if absorb_pairs else np.zeros(0, np.int64)
+    # split: a wire that is the own wire of two or more latents that fire mostly with it;
+    # absorbed: a wire covered by a latent that covers others and is not mostly its own wire's
+    own = (lat_wire >= 0) & ~dense
+    precision = lat_tp / np.maximum(fires, 1)
+    recall = lat_tp / np.maximum(count[np.maximum(lat_wire, 0)], 1)
+    splitting = own & (precision >= SPLIT_PRECISION) & (recall >= SPLIT_RECALL)
+    split = np.bincount(lat_wire[splitting], minlength=n_wires) >= 2
+    cw = np.concatenate([w for w, _ in cover]) if cover else np.zeros(0, np.int64)
+    cl = np.concatenate([x for _, x in cover]) if cover else np.zeros(0, np.int64)
+    covers = np.bincount(cl, minlength=n_lat)
+    absorbing = (covers >= 2) & (precision < ABSORB_PRECISION)
     absorbed = np.zeros(n_wires, dtype=bool)
-    absorbed[aw[cover[al] >= 2]] = True
+    absorbed[cw[absorbing[cl]]] = True
 
     n_seen = int(seen.sum())
     alive = fires > 0

@@ -168,7 +168,7 @@ def activations_cmd(weights: Path, samples: int, output: Path, **kwargs) -> None
         TimeRemainingColumn(),
         console=stderr,
         transient=True,
-        disable=quiet,
+        disable=quiet or not stderr.is_terminal,
     )
     with bar:
         task = bar.add_task("samples", total=samples)
