@@ -610,6 +610,35 @@ def torch_dataset(folder: str | os.PathLike, level: int | None = None):
     return _Dataset()
 
 
+def batches(
+    folder: str | os.PathLike,
+    level: int | None = None,
+    batch_size: int = 4096,
+    seed: int = 0,
+    epochs: int | None = None,
+):
+    """Shuffled batches of one level's activations as float32 torch tensors (batch, d),
+    endlessly (or for ``epochs`` passes): the ``DataProvider`` that SAELens' ``SAETrainer``
+    takes (an iterator of activation batches). Shards are read one at a time in a seeded random
+    order and their rows shuffled, so memory stays at one shard."""
+    from circuit2mlp.optional import require
+
+    torch = require("torch", "circuit2mlp.activations.batches")
+    data = ActivationDataset(folder, level)
+    rng = np.random.default_rng(seed)
+    done = 0
+    carry = np.zeros((0, data.width), dtype=np.float32)
+    while epochs is None or done < epochs:
+        for index in rng.permutation(len(data.shards)):
+            acts, _ = data.shard(int(index))
+            pool = np.concatenate([carry, acts[rng.permutation(acts.shape[0])]])
+            full = pool.shape[0] // batch_size * batch_size
+            for start in range(0, full, batch_size):
+                yield torch.from_numpy(pool[start : start + batch_size].copy())
+            carry = pool[full:]
+        done += 1
+
+
 def default_distribution(network: Network) -> InputDistribution:
     """k uniform in 0..s, with s the sparsity the network was compiled for."""
     m = len(network.input_names)
@@ -626,6 +655,7 @@ __all__ = [
     "InputDistribution",
     "Sampler",
     "WireTruth",
+    "batches",
     "default_distribution",
     "k_hot",
     "torch_dataset",

@@ -15,6 +15,7 @@ docs/interpretability.md ("Scoring a dictionary").
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -81,10 +82,29 @@ class Dictionary:
         return np.maximum(pre, 0, out=pre)
 
 
+def _sibling_config(path: Path) -> dict[str, str]:
+    """Settings from a ``cfg.json`` beside the file, as SAELens' ``save_inference_model``
+    writes (``architecture``, ``k``, ``apply_b_dec_to_input``); {} when absent."""
+    cfg = path.parent / "cfg.json"
+    try:
+        data = json.loads(cfg.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out = {}
+    for key in ("architecture", "k", "apply_b_dec_to_input"):
+        if key in data and data[key] is not None:
+            out[key] = str(data[key]).lower() if isinstance(data[key], bool) else str(data[key])
+    return out
+
+
 def load_dictionary(path: Path, width: int) -> Dictionary:
     """Read a SAELens-named safetensors dictionary for a level of ``width`` neurons."""
     from safetensors import safe_open
 
+    if path.is_dir():  # a folder as SAELens saves it
+        path = path / "sae_weights.safetensors"
     try:
         with safe_open(str(path), framework="np") as f:
             meta = f.metadata() or {}
@@ -114,6 +134,7 @@ def load_dictionary(path: Path, width: int) -> Dictionary:
     for name, array in tensors.items():
         if not np.all(np.isfinite(array)):
             raise UserError(f"{path}: {name} holds NaN or infinite values")
+    meta = {**_sibling_config(path), **meta}
     apply = str(meta.get("apply_b_dec_to_input", "false")).lower() == "true"
     arch = str(meta.get("architecture", "jumprelu" if threshold is not None else "standard"))
     k = None
