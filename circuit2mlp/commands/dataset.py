@@ -264,4 +264,45 @@ def score_cmd(
         render_scores(scores)
 
 
-COMMANDS = (activations_cmd, score_cmd)
+@click.command("disguise")
+@click.argument("weights", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="New file.")
+@click.option("--permute", is_flag=True, help="Randomly permute every level's neurons.")
+@click.option(
+    "--distractors",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Dense random neurons added to each hidden level; the next layer ignores them.",
+)
+@click.option(
+    "--weight-noise",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="SIGMA",
+    help="Multiply every non-zero hidden weight and bias by (1 + SIGMA·N(0,1)); `verify` "
+    "measures the errors this causes.",
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
+def disguise_cmd(
+    weights: Path,
+    output: Path,
+    permute: bool,
+    distractors: int,
+    weight_noise: float,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Write WEIGHTS with permuted neurons, distractor neurons and/or weight noise; the
+    ground truth (every level's read-offs) follows each change."""
+    from circuit2mlp.realism import disguise
+
+    network = disguise(_network(weights), permute, distractors, weight_noise, seed)
+    network.save(output)
+    if not quiet:
+        click.echo(f"wrote {output}: widths {network.widths}")
+
+
+COMMANDS = (activations_cmd, score_cmd, disguise_cmd)
