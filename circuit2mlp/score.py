@@ -36,6 +36,7 @@ from circuit2mlp.errors import UserError
 from circuit2mlp.network import Network
 
 BLOCK = 1 << 22  # entries of any dense (rows or wires) × latents block
+HUNGARIAN_LIMIT = 1 << 24  # wires × latents up to which the one-to-one matching is computed
 RECOVER_COS = 0.9  # a recovered wire has a latent this close in direction ...
 RECOVER_F1 = 0.9  # ... whose firing matches the wire's with this F1
 SPLIT_PRECISION = 0.9  # a latent of a split wire fires mostly when the wire is on ...
@@ -303,6 +304,8 @@ def score_level(
     cover: list[tuple[np.ndarray, np.ndarray]] = []
     per_block = max(1, BLOCK // max(n_lat, 1))
     fires_f = fires.astype(np.float64)[None, :]
+    keep_cos = n_wires * n_lat <= HUNGARIAN_LIMIT
+    all_cos = np.zeros((n_wires, n_lat), dtype=np.float32) if keep_cos else None
     for start in range(0, n_wires, per_block):
         block = np.arange(start, min(n_wires, start + per_block))
         cos = np.zeros((len(block), n_lat))
@@ -310,6 +313,8 @@ def score_level(
             cos[has_dir[block]] = wn[block[has_dir[block]]] @ dn.T
             wire_cos[block] = np.where(has_dir[block], cos.max(axis=1), 0)
             np.maximum(lat_cos, cos[has_dir[block]].max(axis=0), out=lat_cos)
+            if all_cos is not None:
+                all_cos[block] = cos
         sub = truth_all[:, block]
         hit = np.unique(sub.indices)
         if hit.size == 0:
@@ -359,6 +364,13 @@ def score_level(
     absorbed = np.zeros(n_wires, dtype=bool)
     absorbed[cw[absorbing[cl]]] = True
 
+    mcc_decoder = None
+    if all_cos is not None and has_dir.any():
+        from scipy.optimize import linear_sum_assignment
+
+        matched = np.abs(all_cos[has_dir])
+        r, c = linear_sum_assignment(1 - matched)
+        mcc_decoder = float(matched[r, c].mean())
     n_seen = int(seen.sum())
     alive = fires > 0
 
@@ -376,6 +388,7 @@ def score_level(
         "wires_seen": n_seen,
         "mcc": mean(best_corr, seen),
         "mcc_activation": mean(best_act, seen),
+        "mcc_decoder": mcc_decoder,
         "mean_max_cos": mean(wire_cos, seen),
         "mean_max_cos_latents": mean(lat_cos, alive),
         "mean_max_corr_latents": mean(np.maximum(lat_best_corr, 0), alive),
@@ -417,6 +430,10 @@ def render_scores(scores: dict[str, Any]) -> None:
     rows = [
         ("MCC (mean best firing correlation per wire)", f"{scores['mcc']:.4f}"),
         ("MCC of activations (Pearson)", f"{scores['mcc_activation']:.4f}"),
+        (
+            "MCC of decoder directions (one-to-one)",
+            "-" if scores["mcc_decoder"] is None else f"{scores['mcc_decoder']:.4f}",
+        ),
         ("mean max cos, wires → latents", f"{scores['mean_max_cos']:.4f}"),
         ("mean max cos, latents → wires", f"{scores['mean_max_cos_latents']:.4f}"),
         (

@@ -208,6 +208,7 @@ def test_true_dictionary_scores_one(run_score):
         "--dictionary", folder / "true_dictionary-level1.safetensors", "--activations", folder
     )
     assert result["wires_seen"] == 435
+    assert result["mcc_decoder"] == pytest.approx(1.0, abs=1e-6)
     for key in ("mcc", "mcc_activation", "recovered_fraction"):
         assert result[key] == 1.0, key
     assert result["mean_max_cos"] == pytest.approx(1.0, abs=1e-6)
