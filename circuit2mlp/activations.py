@@ -263,14 +263,21 @@ class DirectionStats:
             sums = np.add.reduceat(h[r].astype(np.float64), firsts, axis=0)
             self.active_sum[c[firsts]] += sums
 
-    def directions(self) -> np.ndarray:
-        """(F, d) float32 write directions."""
-        seen = self.count > 0
-        others = np.maximum(self.n - self.count, 1)[:, None]
-        on = self.active_sum / np.maximum(self.count, 1)[:, None]
-        off = (self.total[None, :] - self.active_sum) / others
-        out = np.where(seen[:, None], on - off, 0.0)
-        return out.astype(np.float32)
+    def directions(self, block: int = 1 << 22) -> np.ndarray:
+        """(F, d) float32 write directions, computed in blocks of rows (no F × d float64
+        temporaries beyond ``block`` entries)."""
+        features, width = self.active_sum.shape
+        out = np.zeros((features, width), dtype=np.float32)
+        step = max(1, block // max(width, 1))
+        for start in range(0, features, step):
+            stop = min(features, start + step)
+            count = self.count[start:stop, None]
+            seen = self.count[start:stop] > 0
+            sums = self.active_sum[start:stop][seen]
+            on = sums / count[seen]
+            off = (self.total[None, :] - sums) / np.maximum(self.n - count[seen], 1)
+            out[start:stop][seen] = on - off
+        return out
 
     def mean(self) -> np.ndarray:
         return (self.total / max(self.n, 1)).astype(np.float32)
@@ -426,8 +433,9 @@ def write_dataset(
                 "directions": directions,
             }
             if directions:
-                s = stats[i]
+                s = stats.pop(i)
                 write = s.directions()
+                del s.active_sum  # F × d float64: free it before the dictionary is built
                 feats[f"level{i}.write"] = write
                 feats[f"level{i}.active_count"] = s.count
                 feats[f"level{i}.mean"] = s.mean()
