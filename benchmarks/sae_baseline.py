@@ -192,6 +192,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for (kind, latents), marker in zip(
@@ -207,6 +208,7 @@ def plot(rows: list[dict], path: Path) -> None:
             ax.set_xlabel("L0 (latents on per sample)")
             ax.set_ylabel(key)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0].legend(fontsize=8)
     fig.suptitle("SAEs on U-AND m = 250, width 2,000 (31,125 ANDs in superposition)")
     fig.tight_layout()
