@@ -256,3 +256,24 @@ def test_score_refuses_a_dictionary_of_the_wrong_width(tmp_path, capsys):
     assert cli("score", weights, "--level", 1, "--dictionary", tmp_path / "none") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "W_dec" in err[0]
+
+
+@pytest.mark.parametrize(
+    "args,kind",
+    [
+        (("--dist", "bernoulli", "--rate", 0.1), "bernoulli"),
+        (("--dist", "zipf", "--zipf-exponent", 1.5, "--mean-active", 2), "zipf"),
+        (("--dist", "khot", "-k", 2), "khot"),
+    ],
+)
+def test_activations_cli_distributions(tmp_path, args, kind):
+    _, weights = uand30()
+    out = tmp_path / "acts"
+    assert cli("activations", weights, "-n", 300, "-o", out, "-q", "--seed", 5, *args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["distribution"]["kind"] == kind
+    data = ActivationDataset(out)
+    x = data._load(0)["inputs"].toarray().astype(np.uint8)
+    if kind == "khot":
+        assert set(x.sum(axis=1)) == {2}
+    np.testing.assert_array_equal(data.shard(0)[1].toarray(), and_oracle(x, data.wire_names))
