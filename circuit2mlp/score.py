@@ -36,6 +36,7 @@ from circuit2mlp.errors import UserError
 from circuit2mlp.network import Network
 
 BLOCK = 1 << 22  # entries of any dense (rows or wires) × latents block
+CACHE_BYTES = 1 << 30  # activations of samples with a wire on kept for pass 2 (else re-read)
 HUNGARIAN_LIMIT = 1 << 24  # wires × latents up to which the one-to-one matching is computed
 RECOVER_COS = 0.9  # a recovered wire has a latent this close in direction ...
 RECOVER_F1 = 0.9  # ... whose firing matches the wire's with this F1
@@ -224,8 +225,9 @@ class SampledSource(Source):
             done += x.shape[0]
 
     def rows(self, index: np.ndarray) -> np.ndarray:
-        x = sp.vstack(self.inputs).tocsr()[index].toarray()
-        return self._acts(x)
+        if len(self.inputs) != 1:
+            self.inputs = [sp.vstack(self.inputs).tocsr()]
+        return self._acts(self.inputs[0][index].toarray())
 
 
 # --------------------------------------------------------------------------- scoring
@@ -266,7 +268,23 @@ def score_level(
     fires = np.zeros(n_lat, dtype=np.int64)
     truth: list[sp.csr_matrix] = []
     stats = DirectionStats(n_wires, width) if source.write is None else None
+    # the activations of samples with some wire on, kept (sparse) for pass 2 when they fit
+    cache: list[sp.csr_matrix] | None = []
+    cached_rows: list[np.ndarray] = []
+    cached_bytes = 0
+    base = 0
     for h, wires in source.chunks(rows):
+        if cache is not None:
+            on = np.flatnonzero(np.diff(wires.indptr) > 0)
+            part = sp.csr_matrix(h[on])
+            cached_bytes += part.data.nbytes + part.indices.nbytes + part.indptr.nbytes
+            if cached_bytes > CACHE_BYTES:
+                cache = None
+                cached_rows = []
+            else:
+                cache.append(part)
+                cached_rows.append(on + base)
+        base += h.shape[0]
         a = sae.encode(h)
         lat_sum += a.sum(axis=0, dtype=np.float64)
         lat_sq += np.square(a, dtype=np.float64).sum(axis=0)
@@ -284,6 +302,15 @@ def score_level(
     sd_w = np.sqrt(p * (1 - p))
     dense = fires > dense_threshold * n
     seen = count > 0
+
+    fetch = source.rows
+    if cache is not None:
+        kept = sp.vstack(cache).tocsr() if cache else sp.csr_matrix((0, width), dtype=np.float32)
+        where = np.full(n, -1, dtype=np.int64)
+        where[np.concatenate(cached_rows) if cached_rows else []] = np.arange(kept.shape[0])
+
+        def fetch(index: np.ndarray) -> np.ndarray:
+            return kept[where[index]].toarray()
 
     # pass 2: per block of wires, the rows where they are on, re-encoded; and the cosines of
     # the block's write directions with every decoder row
@@ -324,7 +351,7 @@ def score_level(
         sub_rows = sub.tocsr()
         for piece in range(0, hit.size, rows):
             idx = hit[piece : piece + rows]
-            a = sae.encode(source.rows(idx))
+            a = sae.encode(fetch(idx))
             v = sub_rows[idx].T.astype(np.float64)  # (F_b, rows)
             s_sum += v @ a
             tp += v @ (a > 0).astype(np.float64)
