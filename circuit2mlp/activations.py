@@ -367,8 +367,9 @@ def write_dataset(
     """Write an activation dataset for ``n`` samples into folder ``out`` (created; it must not
     exist or be empty). Written into a temporary folder beside it and renamed when complete,
     so a failure leaves nothing behind."""
-    from safetensors.numpy import save_file
+    from circuit2mlp.optional import require
 
+    save_file = require("safetensors.numpy", "circuit2mlp activations").save_file
     levels = hidden_levels(network) if levels is None else levels
     if not levels:
         raise UserError(f"{weights}: the network has no hidden level with features")
@@ -529,8 +530,9 @@ class ActivationDataset:
     def _load(self, index: int) -> dict[str, Any]:
         if self._cache is not None and self._cache[0] == index:
             return self._cache[1]
-        from safetensors.numpy import load_file
+        from circuit2mlp.optional import require
 
+        load_file = require("safetensors.numpy", "reading an activation dataset").load_file
         path = self.folder / self.shards[index]["file"]
         try:
             raw = load_file(str(path))
@@ -579,8 +581,9 @@ class ActivationDataset:
 
     def features(self) -> dict[str, np.ndarray]:
         """This level's tensors of features.safetensors (names without the level prefix)."""
-        from safetensors.numpy import load_file
+        from circuit2mlp.optional import require
 
+        load_file = require("safetensors.numpy", "reading an activation dataset").load_file
         prefix = f"level{self.level}."
         raw = load_file(str(self.folder / "features.safetensors"))
         return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}

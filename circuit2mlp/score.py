@@ -103,8 +103,9 @@ def _sibling_config(path: Path) -> dict[str, str]:
 
 def load_dictionary(path: Path, width: int) -> Dictionary:
     """Read a SAELens-named safetensors dictionary for a level of ``width`` neurons."""
-    from safetensors import safe_open
+    from circuit2mlp.optional import require
 
+    safe_open = require("safetensors", "circuit2mlp score").safe_open
     if path.is_dir():  # a folder as SAELens saves it
         path = path / "sae_weights.safetensors"
     try:
@@ -486,9 +487,10 @@ def save_dictionary(
     path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None
 ) -> None:
     """Write a dictionary in the layout :func:`load_dictionary` reads, atomically."""
-    from safetensors.numpy import save
-
     from circuit2mlp.fileio import atomic_write
+    from circuit2mlp.optional import require
+
+    save = require("safetensors.numpy", "saving a dictionary").save
 
     data = save(
         {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
