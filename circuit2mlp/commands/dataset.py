@@ -233,7 +233,6 @@ def activations_cmd(weights: Path, samples: int, output: Path, **kwargs) -> None
     help="A latent firing on more than this share of samples is dense.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score_cmd(
     weights: Path, dictionary: Path, level: int, folder: Path | None, samples: int, **kwargs
 ) -> None:
