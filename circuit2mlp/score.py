@@ -70,8 +70,8 @@ class Dictionary:
     def encode(self, h: np.ndarray) -> np.ndarray:
         """Latent activations (n, L) float32 of activations h (n, d)."""
         x = h - self.b_dec if self.apply_b_dec else h
-        if sp.issparse(self.W_enc):
-            pre = np.asarray((self.W_enc.T @ x.T).T, dtype=np.float32)
+        if sp.issparse(self.W_enc):  # e.g. the true dictionary: sparse × sparse is cheap
+            pre = (sp.csr_matrix(x) @ self.W_enc).toarray().astype(np.float32, copy=False)
         else:
             pre = x @ self.W_enc
         pre += self.b_enc
