@@ -145,7 +145,16 @@ def main() -> None:
     dist = default_distribution(network)
     runs = [("topk", float(k)) for k in args.topk.split(",") if k]
     runs += [("relu", float(c)) for c in args.l1.split(",") if c]
-    rows = []
+    from _report import cpu_facts
+
+    report = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": cpu_facts(),
+        "network": {"circuit": "uand250", "width": width, "wires": len(network.features[1].names)},
+        "rows": [],
+    }
+    rows = report["rows"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for latents in (int(s) for s in args.sizes.split(",")):
         for kind, sparsity in runs:
             tensors, meta, seconds, loss = train(kind, latents, sparsity, data, args.steps, 1e-3)
@@ -166,6 +175,8 @@ def main() -> None:
                 **scores,
             }
             rows.append(row)
+            # written after every SAE, so an interrupted run keeps what it measured
+            args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
             print(
                 f"{kind} L={latents} {sparsity:g}: MCC {scores['mcc']:.3f}, "
                 f"cos {scores['mean_max_cos']:.3f}, recovered {scores['recovered_fraction']:.3%}, "
@@ -173,16 +184,6 @@ def main() -> None:
                 f"train {seconds:.0f} s",
                 flush=True,
             )
-    from _report import cpu_facts
-
-    report = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": cpu_facts(),
-        "network": {"circuit": "uand250", "width": width, "wires": len(network.features[1].names)},
-        "rows": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     plot(rows, args.out.with_suffix(".png"))
     print(f"wrote {args.out.with_suffix('.json')} and .png")
 
