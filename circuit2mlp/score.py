@@ -319,6 +319,9 @@ def score_level(
     wn = _unit_rows(np.asarray(write, dtype=np.float32))
     dn = _unit_rows(sae.W_dec)
     has_dir = seen & (np.linalg.norm(wn, axis=1) > 0)
+    # a latent that never fires recovers nothing: only live latents' directions are compared
+    alive_idx = np.flatnonzero(fires > 0)
+    dn_alive = dn[alive_idx]
     best_corr = np.zeros(n_wires)  # firing (Matthews) correlation
     best_act = np.zeros(n_wires)  # activation (Pearson) correlation
     lat_best_corr = np.zeros(n_lat)
@@ -337,8 +340,9 @@ def score_level(
     for start in range(0, n_wires, per_block):
         block = np.arange(start, min(n_wires, start + per_block))
         cos = np.zeros((len(block), n_lat))
-        if has_dir[block].any():
-            cos[has_dir[block]] = wn[block[has_dir[block]]] @ dn.T
+        if has_dir[block].any() and alive_idx.size:
+            rows_dir = np.flatnonzero(has_dir[block])
+            cos[np.ix_(rows_dir, alive_idx)] = wn[block[rows_dir]] @ dn_alive.T
             wire_cos[block] = np.where(has_dir[block], cos.max(axis=1), 0)
             np.maximum(lat_cos, cos[has_dir[block]].max(axis=0), out=lat_cos)
             if all_cos is not None:
