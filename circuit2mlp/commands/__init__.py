@@ -11,7 +11,7 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("generate", "sweep", "export", "interp", "plot")
+MODULES: tuple[str, ...] = ("generate", "sweep", "export", "interp", "plot", "dataset")
 
 
 def register(group: click.Group) -> None:
