@@ -291,11 +291,16 @@ def enforce_limits(
         return
     need = estimate_circuit_memory(circuit, max_fanin, method) if estimate is None else estimate
     if need > max_memory:
+        lower = ""
+        if method not in (None, "exact") and estimate is None:
+            exact = estimate_circuit_memory(circuit, max_fanin, "exact")
+            if exact <= max_memory:
+                lower = f"lower the need with --method exact ({format_size(exact)}), or "
         raise UserError(
             f"compiling circuit '{circuit.name}' needs an estimated {format_size(need)} of "
-            f"memory, over --max-memory {format_size(max_memory)}; raise it with "
+            f"memory, over --max-memory {format_size(max_memory)}; {lower}raise it with "
             f"--max-memory SIZE (e.g. --max-memory {format_size(_round_up(need))}) if the "
-            "machine has that much"
+            "machine has that much, or compile a smaller circuit"
         )
 
 

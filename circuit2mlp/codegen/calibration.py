@@ -1,0 +1,267 @@
+"""Held-out calibration of an automatic width: run the blocks built so far on sparse samples
+and count, per sparsity level k, the samples on which a level's wires read wrong.
+
+The automatic width takes its first guess from the error model (design.py) and asks this
+module to confirm it. The answer is the *hardest* level's sample error rate (the worst k),
+because that is what a user of an s-sparse network meets: averaging over k = 0..s would let
+the easy levels hide the hard one.
+
+Memory is bounded by streaming: samples go through the network a few at a time, *sample-major*
+(samples x signals CSR), so a fired neuron costs the monomials it covers and nothing else, and
+no samples x gates array is ever built. A level's value is kept as a sparse part plus one bias
+per signal (``value = part + bias``): a read-off bias (a gate's constant, an output's centring
+shift) would make every entry non-zero, but the next layer only needs ``W @ bias``, which folds
+into its neurons' biases. Only accepted *inner* levels are stored (they are sparse: their
+read-offs carry no centring); the output level is compared chunk by chunk and dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from circuit2mlp.codegen.blocks import LayerBlock
+
+#: How far from its 0/1 value a wire feeding later layers may read (outputs need only be on
+#: the right side of 1/2).
+CALIBRATION_SLACK = 0.25
+#: Calibrate on every <= s-hot input when there are at most this many: real netlists have few
+#: inputs, and a layer that misreads one input pair in 500 must not pass.
+EXHAUSTIVE = 2048
+#: Samples at the hardest level (k = s) and at each easier one (1 <= k < s).
+HARDEST_SAMPLES = 1024
+EASIER_SAMPLES = 256
+#: Stored entries one chunk of samples may produce at any step (about 12 bytes each).
+CHUNK_ENTRIES = 1 << 24
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Wrong samples per sparsity level k, out of how many, for one level of the network."""
+
+    wrong: dict[int, int]
+    samples: dict[int, int]
+
+    @property
+    def worst_rate(self) -> float:
+        """The hardest level's sample error rate."""
+        return max((self.wrong[k] / self.samples[k] for k in self.samples), default=0.0)
+
+    def within(self, target: float) -> bool:
+        """Whether every level has at most ``floor(target * samples)`` wrong samples."""
+        return all(self.wrong[k] <= math.floor(target * n) for k, n in self.samples.items())
+
+
+def calibration_samples(m: int, sparsity: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """(rows, exhaustive): every <= s-hot input when there are at most :data:`EXHAUSTIVE`,
+    else :data:`HARDEST_SAMPLES` at k = s and :data:`EASIER_SAMPLES` at each 1 <= k < s."""
+    from circuit2mlp.simulate import sparse_inputs
+
+    s = min(sparsity, m)
+    exhaustive = sum(math.comb(m, k) for k in range(s + 1)) <= EXHAUSTIVE
+    blocks = []
+    for k in range(s + 1):
+        n = EXHAUSTIVE if exhaustive else (HARDEST_SAMPLES if k == s else EASIER_SAMPLES)
+        blocks.append(sparse_inputs(m, k, n, rng))
+    return np.concatenate(blocks), exhaustive
+
+
+class _Transposes:
+    """Sample-major copies (``matrix.T`` as CSR) of the blocks' matrices, made once each."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[LayerBlock, sp.csr_matrix, sp.csr_matrix]] = {}
+
+    def of(self, block: LayerBlock) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        hit = self._cache.get(id(block))
+        if hit is None or hit[0] is not block:
+            weight = sp.csr_matrix(block.weight, dtype=np.float64).T.tocsr()
+            readout = sp.csr_matrix(block.features.readout, dtype=np.float64).T.tocsr()
+            hit = (block, weight, readout)
+            self._cache[id(block)] = hit
+        return hit[1], hit[2]
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+def layer_forward(
+    part: sp.csr_matrix, bias: np.ndarray, block: LayerBlock, transposes: _Transposes
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """One block on a chunk of samples: level value ``part + bias`` (samples x signals) in,
+    the next level's (part, bias) out."""
+    weight_t, readout_t = transposes.of(block)
+    neuron_bias = np.asarray(block.weight @ bias, dtype=np.float64).ravel() + block.bias
+    pre = sp.csr_matrix(part @ weight_t)
+    pre.data += neuron_bias[pre.indices]
+    always = np.flatnonzero(neuron_bias > 0)  # on without any input: dense columns
+    if always.size:
+        pre.data[np.isin(pre.indices, always)] = 0.0
+    np.maximum(pre.data, 0.0, out=pre.data)
+    pre.eliminate_zeros()
+    if always.size:
+        cols = sp.csr_matrix(block.weight[always], dtype=np.float64).T.tocsc()
+        dense = np.asarray((part @ cols).toarray()) + neuron_bias[always]
+        np.maximum(dense, 0.0, out=dense)
+        r, c = np.nonzero(dense)
+        pre = sp.csr_matrix(
+            pre + sp.csr_matrix((dense[r, c], (r, always[c])), shape=pre.shape)
+        )
+    out = sp.csr_matrix(pre @ readout_t)
+    return out, np.asarray(block.features.bias, dtype=np.float64)
+
+
+def truth_keys(values: np.ndarray, flips: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Sorted flat keys (sample - start) * F + signal of the stored 1s among samples
+    [start, stop) of packed (F, W) true-polarity ``values`` (stored = value XOR flip)."""
+    n_signals = values.shape[0]
+    w0, w1 = start // 64, -(-stop // 64)
+    words = values[:, w0:w1].copy()
+    if flips.any():
+        words[flips] = ~words[flips]
+    g, w = np.nonzero(words)
+    if g.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    bits = np.unpackbits(
+        np.ascontiguousarray(words[g, w]).view(np.uint8).reshape(-1, 8), axis=1, bitorder="little"
+    )
+    row, bit = np.nonzero(bits)
+    sample = (w[row] + w0) * 64 + bit - start
+    keep = (sample >= 0) & (sample < stop - start)
+    return np.sort(sample[keep].astype(np.int64) * n_signals + g[row][keep])
+
+
+def _reads(value: np.ndarray, output: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(reads as 1, reads as neither 0 nor 1) for values of an output or an inner wire."""
+    if output:
+        one = value > 0.5
+        return one, np.zeros_like(one)
+    one = np.abs(value - 1.0) <= CALIBRATION_SLACK
+    return one, ~one & (np.abs(value) > CALIBRATION_SLACK)
+
+
+def wrong_samples(
+    part: sp.csr_matrix, bias: np.ndarray, ones: np.ndarray, output: bool
+) -> np.ndarray:
+    """Per sample of the chunk: whether any signal reads wrong -- on the wrong side of 1/2 for
+    outputs, more than :data:`CALIBRATION_SLACK` from its value for inner wires. ``ones``:
+    :func:`truth_keys` of the chunk. Absent entries read their bias.
+
+    Nothing of the size of the chunk's entries is sorted: only the few entries that read 1 (or
+    read invalid) are, and signals whose bias alone reads 1 or invalid go through a small dense
+    block."""
+    n, n_signals = part.shape
+    part = sp.csr_matrix(part)
+    biased_one, biased_bad = _reads(bias, output)
+    biased = np.flatnonzero(biased_one | biased_bad)
+    value = part.data + bias[part.indices]
+    one, bad = _reads(value, output)
+    if biased.size:
+        plain = ~np.isin(part.indices, biased)
+        one &= plain
+        bad &= plain
+    counts = np.diff(part.indptr)
+    rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+    wrong = np.zeros(n, dtype=bool)
+    wrong[rows[bad]] = True
+    read_one = np.sort(rows[one] * n_signals + part.indices[one])
+    truth = ones
+    if biased.size:
+        truth = ones[~np.isin(ones % n_signals, biased)]
+    differ = np.setxor1d(read_one, truth, assume_unique=True)
+    wrong[differ // n_signals] = True
+    if biased.size:  # the few signals whose absent entries read 1 or invalid: densely
+        block = np.asarray(part[:, biased].toarray()) + bias[biased]
+        reads_one, reads_bad = _reads(block, output)
+        target = np.zeros(block.shape, dtype=bool)
+        sel = np.isin(ones % n_signals, biased)
+        target[ones[sel] // n_signals, np.searchsorted(biased, ones[sel] % n_signals)] = True
+        wrong |= (reads_bad | (reads_one != target)).any(axis=1)
+    return wrong
+
+
+class Calibration:
+    """The automatic width's held-out check: :meth:`measure` a candidate stage at a level,
+    :meth:`advance` past the accepted one. Inactive (nothing to do) for a forced width."""
+
+    def __init__(self, layered, sparsity: int, seed: int, features, embed, levels, active: bool):
+        from circuit2mlp.codegen.activity import level_values
+
+        self.active = active
+        self.exhaustive = False
+        self._transposes = _Transposes()
+        self._last: tuple[list[LayerBlock], list, list[int]] | None = None
+        if not active:
+            return
+        rng = np.random.default_rng([seed, 1])
+        x, self.exhaustive = calibration_samples(len(layered.inputs), sparsity, rng)
+        self.samples = x.shape[0]
+        self.hot = x.sum(axis=1).astype(np.int64)
+        self.values = level_values(layered, x)  # packed bits, true polarity
+        self.flips = [np.asarray(level.flip, dtype=bool) for level in levels]
+        self.levels = len(self.values)
+        self._chunk = 64
+        # Level 0 (inputs) for every sample: sparse rows unless embedded in superposition.
+        h0 = sp.csr_matrix(x, dtype=np.float64) @ sp.csr_matrix(embed, dtype=np.float64).T
+        first = sp.csr_matrix(h0 @ sp.csr_matrix(features.readout, dtype=np.float64).T)
+        bias = np.asarray(features.bias, dtype=np.float64)
+        self._state = [(first, bias)]  # chunks of the accepted level's value
+        self._starts = [0]
+
+    def _chunks(self):
+        """(start, stop, part, bias) of the stored state, re-split to the current chunk size."""
+        for (part, bias), start in zip(self._state, self._starts, strict=True):
+            for lo in range(0, part.shape[0], self._chunk):
+                hi = min(part.shape[0], lo + self._chunk)
+                yield start + lo, start + hi, part[lo:hi], bias
+
+    def measure(self, blocks: list[LayerBlock], level: int) -> Measurement:
+        """Run ``blocks`` on every calibration sample from the accepted level and count the
+        samples on which ``level``'s wires read wrong, per k."""
+        output = level == self.levels - 1
+        wrong = np.zeros(self.samples, dtype=bool)
+        kept: list[tuple[sp.csr_matrix, np.ndarray]] = []
+        starts: list[int] = []
+        kept_entries = 0
+        for start, stop, part, bias in list(self._chunks()):
+            for block in blocks:
+                part, bias = layer_forward(part, bias, block, self._transposes)
+            ones = truth_keys(self.values[level], self.flips[level], start, stop)
+            wrong[start:stop] = wrong_samples(part, bias, ones, output)
+            per_sample = max(part.nnz, 1) / max(stop - start, 1)
+            self._chunk = int(np.clip(CHUNK_ENTRIES // per_sample, 1, 4096))
+            if not output:
+                kept.append((part, bias))
+                starts.append(start)
+                kept_entries += part.nnz
+        self._last = (blocks, kept, starts) if not output else None
+        ks = np.unique(self.hot)
+        return Measurement(
+            {int(k): int(wrong[self.hot == k].sum()) for k in ks},
+            {int(k): int((self.hot == k).sum()) for k in ks},
+        )
+
+    def advance(self, blocks: list[LayerBlock]) -> None:
+        """Accept blocks: later measurements start from their output (kept from the last
+        measurement when it ran these very blocks)."""
+        if not self.active or not blocks:
+            return
+        last = self._last
+        if last is not None and len(last[0]) == len(blocks) and all(
+            a is b for a, b in zip(last[0], blocks, strict=True)
+        ):
+            self._state, self._starts = last[1], last[2]
+        else:
+            state, starts = [], []
+            for start, stop, part, bias in list(self._chunks()):
+                for block in blocks:
+                    part, bias = layer_forward(part, bias, block, self._transposes)
+                state.append((part, bias))
+                starts.append(start)
+                del stop
+            self._state, self._starts = state, starts
+        self._last = None
+        self._transposes.forget()
