@@ -79,7 +79,7 @@ def test_random_layered_circuit_at_a_fixed_width_meets_the_error_model():
     share 150 neurons per layer, the others take gadgets; fewer neurons than gates, and the
     hardest level's wrong samples within the model's prediction summed over the layers."""
     circuit = random_circuit(600, 1200, 4, seed=3)
-    network, report, result = _compile_and_verify(circuit, "superposed", 150)
+    _, report, result = _compile_and_verify(circuit, "superposed", 150)
     _assert_superposed_throughout(report)
     for row in report.layers:
         assert row["shared_gates"] > 0, row

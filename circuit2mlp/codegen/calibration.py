@@ -34,8 +34,9 @@ EXHAUSTIVE = 2048
 #: Samples at the hardest level (k = s) and at each easier one (1 <= k < s).
 HARDEST_SAMPLES = 1024
 EASIER_SAMPLES = 256
-#: Stored entries one chunk of samples may produce at any step (about 12 bytes each).
-CHUNK_ENTRIES = 1 << 24
+#: Dense cells and expanded products one chunk of samples may take at any step (8 to 30
+#: bytes each).
+CHUNK_ENTRIES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,38 @@ class _Transposes:
         self._cache.clear()
 
 
+def spread(h: sp.csr_matrix, matrix_t: sp.csr_matrix) -> np.ndarray:
+    """Dense (samples, columns) ``h @ matrix_t`` for a chunk of samples: every stored entry
+    of h is expanded into its row of ``matrix_t`` and the products are summed by
+    ``np.bincount``. Far quicker than a sparse-sparse product when each of h's entries meets
+    thousands of columns (a U-AND neuron covers thousands of monomials): no hashing, only
+    gathers and one histogram."""
+    n, cols = h.shape[0], matrix_t.shape[1]
+    h = sp.csr_matrix(h)
+    if h.nnz == 0:
+        return np.zeros((n, cols))
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(h.indptr))
+    first = matrix_t.indptr[h.indices].astype(np.int64)
+    lengths = matrix_t.indptr[h.indices + 1].astype(np.int64) - first
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    at = np.repeat(first - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)
+    keys = np.repeat(rows * cols, lengths) + matrix_t.indices[at]
+    weights = matrix_t.data[at] * np.repeat(h.data, lengths)
+    return np.bincount(keys, weights=weights, minlength=n * cols).reshape(n, cols)
+
+
+def expanded_entries(h: sp.csr_matrix, matrix_t: sp.csr_matrix) -> int:
+    """How many products :func:`spread` forms for this chunk."""
+    h = sp.csr_matrix(h)
+    return int((matrix_t.indptr[h.indices + 1] - matrix_t.indptr[h.indices]).sum())
+
+
 def layer_forward(
     part: sp.csr_matrix, bias: np.ndarray, block: LayerBlock, transposes: _Transposes
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """One block on a chunk of samples: level value ``part + bias`` (samples x signals) in,
-    the next level's (part, bias) out."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One block on a chunk of samples: level value ``part + bias`` (samples x signals) in;
+    the next level's dense (samples x signals) part, its bias, and the products it took."""
     weight_t, readout_t = transposes.of(block)
     neuron_bias = np.asarray(block.weight @ bias, dtype=np.float64).ravel() + block.bias
     pre = sp.csr_matrix(part @ weight_t)
@@ -110,8 +138,11 @@ def layer_forward(
         pre = sp.csr_matrix(
             pre + sp.csr_matrix((dense[r, c], (r, always[c])), shape=pre.shape)
         )
-    out = sp.csr_matrix(pre @ readout_t)
-    return out, np.asarray(block.features.bias, dtype=np.float64)
+    return (
+        spread(pre, readout_t),
+        np.asarray(block.features.bias, dtype=np.float64),
+        expanded_entries(pre, readout_t),
+    )
 
 
 def truth_keys(values: np.ndarray, flips: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -134,53 +165,23 @@ def truth_keys(values: np.ndarray, flips: np.ndarray, start: int, stop: int) -> 
     return np.sort(sample[keep].astype(np.int64) * n_signals + g[row][keep])
 
 
-def _reads(value: np.ndarray, output: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(reads as 1, reads as neither 0 nor 1) for values of an output or an inner wire."""
-    if output:
-        one = value > 0.5
-        return one, np.zeros_like(one)
-    one = np.abs(value - 1.0) <= CALIBRATION_SLACK
-    return one, ~one & (np.abs(value) > CALIBRATION_SLACK)
+def truth_block(ones: np.ndarray, n: int, n_signals: int) -> np.ndarray:
+    """Dense (n, signals) bool of a chunk's :func:`truth_keys`."""
+    block = np.zeros(n * n_signals, dtype=bool)
+    block[ones] = True
+    return block.reshape(n, n_signals)
 
 
 def wrong_samples(
-    part: sp.csr_matrix, bias: np.ndarray, ones: np.ndarray, output: bool
+    value: np.ndarray, bias: np.ndarray, truth: np.ndarray, output: bool
 ) -> np.ndarray:
-    """Per sample of the chunk: whether any signal reads wrong -- on the wrong side of 1/2 for
-    outputs, more than :data:`CALIBRATION_SLACK` from its value for inner wires. ``ones``:
-    :func:`truth_keys` of the chunk. Absent entries read their bias.
-
-    Nothing of the size of the chunk's entries is sorted: only the few entries that read 1 (or
-    read invalid) are, and signals whose bias alone reads 1 or invalid go through a small dense
-    block."""
-    n, n_signals = part.shape
-    part = sp.csr_matrix(part)
-    biased_one, biased_bad = _reads(bias, output)
-    biased = np.flatnonzero(biased_one | biased_bad)
-    value = part.data + bias[part.indices]
-    one, bad = _reads(value, output)
-    if biased.size:
-        plain = ~np.isin(part.indices, biased)
-        one &= plain
-        bad &= plain
-    counts = np.diff(part.indptr)
-    rows = np.repeat(np.arange(n, dtype=np.int64), counts)
-    wrong = np.zeros(n, dtype=bool)
-    wrong[rows[bad]] = True
-    read_one = np.sort(rows[one] * n_signals + part.indices[one])
-    truth = ones
-    if biased.size:
-        truth = ones[~np.isin(ones % n_signals, biased)]
-    differ = np.setxor1d(read_one, truth, assume_unique=True)
-    wrong[differ // n_signals] = True
-    if biased.size:  # the few signals whose absent entries read 1 or invalid: densely
-        block = np.asarray(part[:, biased].toarray()) + bias[biased]
-        reads_one, reads_bad = _reads(block, output)
-        target = np.zeros(block.shape, dtype=bool)
-        sel = np.isin(ones % n_signals, biased)
-        target[ones[sel] // n_signals, np.searchsorted(biased, ones[sel] % n_signals)] = True
-        wrong |= (reads_bad | (reads_one != target)).any(axis=1)
-    return wrong
+    """Per sample of the chunk (rows of the dense ``value + bias``): whether any signal reads
+    wrong -- on the wrong side of 1/2 for outputs, more than :data:`CALIBRATION_SLACK` from
+    its value for inner wires."""
+    full = value + bias
+    if output:
+        return ((full > 0.5) != truth).any(axis=1)
+    return (np.abs(full - truth) > CALIBRATION_SLACK).any(axis=1)
 
 
 class Calibration:
@@ -218,31 +219,54 @@ class Calibration:
                 hi = min(part.shape[0], lo + self._chunk)
                 yield start + lo, start + hi, part[lo:hi], bias
 
-    def measure(self, blocks: list[LayerBlock], level: int) -> Measurement:
-        """Run ``blocks`` on every calibration sample from the accepted level and count the
-        samples on which ``level``'s wires read wrong, per k."""
+    def measure(self, blocks: list[LayerBlock], level: int, target: float = 0.0) -> Measurement:
+        """Run ``blocks`` on the calibration samples from the accepted level and count the
+        samples on which ``level``'s wires read wrong, per k. The hardest level goes first,
+        and a stage that already misreads four times what ``target`` allows at some k stops
+        there: the rates are then those of the samples seen."""
         output = level == self.levels - 1
         wrong = np.zeros(self.samples, dtype=bool)
+        seen = np.zeros(self.samples, dtype=bool)
         kept: list[tuple[sp.csr_matrix, np.ndarray]] = []
         starts: list[int] = []
-        kept_entries = 0
-        for start, stop, part, bias in list(self._chunks()):
-            for block in blocks:
-                part, bias = layer_forward(part, bias, block, self._transposes)
+        ks, per_k = np.unique(self.hot, return_counts=True)
+        allowed = np.floor(target * per_k)
+        stopped = False
+        for start, stop, part, bias in reversed(list(self._chunks())):
+            dense, bias, entries = self._run(part, bias, blocks)
             ones = truth_keys(self.values[level], self.flips[level], start, stop)
-            wrong[start:stop] = wrong_samples(part, bias, ones, output)
-            per_sample = max(part.nnz, 1) / max(stop - start, 1)
-            self._chunk = int(np.clip(CHUNK_ENTRIES // per_sample, 1, 4096))
+            truth = truth_block(ones, stop - start, dense.shape[1])
+            wrong[start:stop] = wrong_samples(dense, bias, truth, output)
+            seen[start:stop] = True
+            self._resize(stop - start, dense.shape[1], entries)
             if not output:
-                kept.append((part, bias))
+                kept.append((sp.csr_matrix(dense), bias))
                 starts.append(start)
-                kept_entries += part.nnz
-        self._last = (blocks, kept, starts) if not output else None
-        ks = np.unique(self.hot)
+            counts = np.array([wrong[self.hot == k].sum() for k in ks])
+            if np.any(counts > np.maximum(4 * allowed, allowed + 3)):
+                stopped = True
+                break
+        self._last = (blocks, kept[::-1], starts[::-1]) if not (output or stopped) else None
         return Measurement(
-            {int(k): int(wrong[self.hot == k].sum()) for k in ks},
-            {int(k): int((self.hot == k).sum()) for k in ks},
+            {int(k): int(wrong[seen & (self.hot == k)].sum()) for k in ks},
+            {int(k): max(int((seen & (self.hot == k)).sum()), 1) for k in ks},
         )
+
+    def _run(self, part, bias, blocks):
+        """The blocks on one chunk: dense part of the last level, its bias, products taken."""
+        dense, entries = None, 0
+        for block in blocks:
+            if dense is not None:
+                part = sp.csr_matrix(dense)
+            dense, bias, taken = layer_forward(part, bias, block, self._transposes)
+            entries = max(entries, taken)
+        assert dense is not None
+        return dense, bias, entries
+
+    def _resize(self, samples: int, signals: int, entries: int) -> None:
+        """Next chunk: dense cells and expanded products each within :data:`CHUNK_ENTRIES`."""
+        per_sample = max(signals, entries / max(samples, 1), 1)
+        self._chunk = int(np.clip(CHUNK_ENTRIES // per_sample, 1, 4096))
 
     def advance(self, blocks: list[LayerBlock]) -> None:
         """Accept blocks: later measurements start from their output (kept from the last
@@ -257,11 +281,10 @@ class Calibration:
         else:
             state, starts = [], []
             for start, stop, part, bias in list(self._chunks()):
-                for block in blocks:
-                    part, bias = layer_forward(part, bias, block, self._transposes)
-                state.append((part, bias))
+                dense, bias, entries = self._run(part, bias, blocks)
+                self._resize(stop - start, dense.shape[1], entries)
+                state.append((sp.csr_matrix(dense), bias))
                 starts.append(start)
-                del stop
             self._state, self._starts = state, starts
         self._last = None
         self._transposes.forget()

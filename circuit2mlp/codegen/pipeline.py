@@ -156,7 +156,7 @@ def build_blocks(
 
             def measure(blocks, width, i=i, where=where):
                 say(f"{where}: checking {width:,} neurons on held-out samples")
-                return check.measure(blocks, i + 1)
+                return check.measure(blocks, i + 1, layer_target)
 
             say(f"{where}: building at the error model's width")
             stage = _grow(
@@ -168,7 +168,8 @@ def build_blocks(
                 measure,
                 layer_target,
             )
-            check.advance(stage)
+            if not last:  # nothing reads the outputs
+                check.advance(stage)
         blocks.extend(stage)
         noisy = any(b.stats.get("superposed_neurons") for b in stage)
         superposed = np.zeros(len(gates), dtype=bool)
