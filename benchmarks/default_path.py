@@ -42,8 +42,9 @@ def timed(args: list[str]) -> tuple[subprocess.CompletedProcess, dict]:
     seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     facts = {
         "wall_seconds": round(seconds, 1),
-        "cpu_seconds": round(float(field("User time (seconds)") or 0)
-                             + float(field("System time (seconds)") or 0), 1),
+        "cpu_seconds": round(
+            float(field("User time (seconds)") or 0) + float(field("System time (seconds)") or 0), 1
+        ),
         "peak_rss_gib": round(int(field("Maximum resident set size (kbytes)") or 0) / 2**20, 3),
         "exit_status": result.returncode,
     }
@@ -91,9 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default="1000,1415")
     parser.add_argument("--samples", type=int, default=2000)
-    parser.add_argument(
-        "-o", "--output", type=Path, default=Path("docs/results/default_path.json")
-    )
+    parser.add_argument("-o", "--output", type=Path, default=Path("docs/results/default_path.json"))
     args = parser.parse_args()
     load = os.getloadavg()[0]
     started = time.time()

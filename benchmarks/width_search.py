@@ -29,6 +29,8 @@ from circuit2mlp.codegen.activity import level_values
 from circuit2mlp.codegen.calibration import (
     EASIER_SAMPLES,
     HARDEST_SAMPLES,
+    spread,
+    truth_block,
     truth_keys,
     wrong_samples,
 )
@@ -50,7 +52,7 @@ def held_out(m: int, seed: int) -> np.ndarray:
     )
 
 
-def worst_k_error(network, x: np.ndarray, truth: np.ndarray, chunk: int = 16) -> float:
+def worst_k_error(network, x: np.ndarray, truth: np.ndarray, chunk: int = 8) -> float:
     """The hardest level's sample error rate of a one-layer network on rows x, sample-major
     and sparse (the calibration's arithmetic on the saved weights)."""
     assert len(network.layers) == 1
@@ -69,13 +71,14 @@ def worst_k_error(network, x: np.ndarray, truth: np.ndarray, chunk: int = 16) ->
         pre.data += np.asarray(bias, dtype=np.float64)[pre.indices]
         np.maximum(pre.data, 0, out=pre.data)
         pre.eliminate_zeros()
-        part = sp.csr_matrix(pre @ readout_t)
+        dense = spread(pre, readout_t)
         ones = truth_keys(truth, flips, start, stop)
-        wrong[start:stop] = wrong_samples(part, np.asarray(out_bias, np.float64), ones, True)
+        block = truth_block(ones, stop - start, dense.shape[1])
+        wrong[start:stop] = wrong_samples(dense, np.asarray(out_bias, np.float64), block, True)
     return max(float(wrong[hot == k].mean()) for k in np.unique(hot))
 
 
-def search(m: int, target: float, seed: int, start: int) -> dict:
+def search(m: int, target: float, seed: int) -> dict:
     circuit = uand_circuit(m)
     config = CompileConfig(sparsity=SPARSITY, seed=seed, target_error=target)
     t = time.perf_counter()
@@ -91,33 +94,40 @@ def search(m: int, target: float, seed: int, start: int) -> dict:
         t0 = time.perf_counter()
         net, _ = compile_circuit(circuit, CompileConfig(sparsity=SPARSITY, seed=seed, width=width))
         error = worst_k_error(net, x, truth)
-        probes.append(
-            {"width": width, "worst_k_error": error, "seconds": time.perf_counter() - t0}
-        )
+        probes.append({"width": width, "worst_k_error": error, "seconds": time.perf_counter() - t0})
         print(f"m={m} width {width}: worst-k sample error {error:.4f}", flush=True)
         return error <= target
 
-    low, high = 0, None
-    width = start
-    while high is None:
-        if probe(width):
-            high = width
-        else:
-            low = width
-            width = int(width * 1.5)
-    width = int(high / 1.5)
-    while high is not None and width > low and high == width * 1.5:
-        break
+    auto_width = sum(
+        g["neurons"]
+        for r in report.layers
+        for g in r.get("groups", [])
+        if g["strategy"] != "dedicated"
+    )
+    # Bracket around the automatic width in steps of 1.2, then bisect to 2 %.
+    width = auto_width
+    if probe(width):
+        high, low = width, None
+        while low is None:
+            width = int(width / 1.2)
+            if probe(width):
+                high = width
+            else:
+                low = width
+    else:
+        low, high = width, None
+        while high is None:
+            width = int(width * 1.2) + 1
+            if probe(width):
+                high = width
+            else:
+                low = width
     while high - low > max(1, 0.02 * high):
         mid = (low + high) // 2
         if probe(mid):
             high = mid
         else:
             low = mid
-    auto_width = sum(
-        g["neurons"] for r in report.layers for g in r.get("groups", [])
-        if g["strategy"] != "dedicated"
-    )
     return {
         "m": m,
         "gates": len(circuit.gates),
@@ -141,11 +151,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for m in (int(v) for v in args.inputs.split(",")):
-        rows.append(search(m, args.target, args.seed, start=max(500, 2 * m)))
+        rows.append(search(m, args.target, args.seed))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "probes"}), flush=True)
-        args.output.write_text(
-            json.dumps({"machine": cpu_facts(), "rows": rows}, indent=2) + "\n"
-        )
+        args.output.write_text(json.dumps({"machine": cpu_facts(), "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

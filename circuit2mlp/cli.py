@@ -140,8 +140,9 @@ def cli() -> None:
     type=_WIDTH,
     default=None,
     help="Neurons per superposed layer, or 'auto': search for the smallest width that "
-    "verifies within --max-error-rate (default: the smallest the error model predicts enough, "
-    "or the exact gadgets when those are cheaper).",
+    "verifies within --max-error-rate (default: superposed starts at the error model's width "
+    "and widens it until held-out samples of the hardest sparsity level meet --target-error, "
+    "or takes exact gadgets when those are cheaper; paper uses the published width rule).",
 )
 @click.option(
     "--max-error-rate",
