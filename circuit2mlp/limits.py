@@ -26,10 +26,11 @@ building anything:
 * ``inputs`` and ``edges`` (the total fan-in after normalize).
 
 The estimate is ``BASE + WORKING[method] + PER_UNIT[method] * (gates + carried) + PER_INPUT *
-inputs + PER_EDGE * edges`` with the constants below, fitted as an upper bound (with margin) to the peak RSS of the
-real ``circuit2mlp compile`` on random circuits of 10^4 to 10^6 units for every method
-(``python benchmarks/compile_memory.py``, results in docs/results/compile_memory.json). It is a
-guard against hopeless jobs, not an accountant: expect it to overestimate by 1.5x to 4x.
+inputs + PER_EDGE * edges`` with the constants below, fitted as an upper bound (with margin)
+to the peak RSS of the real ``circuit2mlp compile`` on random circuits of 10^4 to 10^6 units
+for every method (``python benchmarks/compile_memory.py``, results in
+docs/results/compile_memory.json) and on the U-AND default path. It is a guard against
+hopeless jobs, not an accountant: expect it to overestimate by 1.5x to 4x.
 """
 
 from __future__ import annotations
@@ -55,10 +56,11 @@ BASE_BYTES = 160 * 2**20  # interpreter, numpy/scipy/networkx/rich, lazily impor
 #: Bytes per unit (a normalized gate or a carry) by method: the largest measured cost per unit
 #: above the bare interpreter (exact 1.5 KB, superposed 2.2 KB, paper 2.2 KB; exact and
 #: superposed measured to 1.2e6 units, paper to 1e5) with margin, more for the least measured.
-#: Superposed went from 4 KB to 6 KB when the automatic width's calibration began to keep a
-#: float64 transposed copy of a layer's read-off (up to 64 entries per gate) while it checks
-#: it (docs/performance.md, the default path).
-PER_UNIT_BYTES = {"exact": 2_500, "superposed": 6_000, "paper": 8_000}
+#: Superposed went from 4 KB to 9 KB (paper with it) when the automatic width's calibration
+#: began to keep a float64 transposed copy of a layer's read-off (up to 64 entries per gate)
+#: while it checks it: the default compile of U-AND m = 1000 (499,500 units, BLIF parse
+#: included) peaked at 4.73 GiB (docs/performance.md, the default path).
+PER_UNIT_BYTES = {"exact": 2_500, "superposed": 9_000, "paper": 9_000}
 #: Working buffers of the superposed methods, whatever the circuit's size: the automatic
 #: width's calibration streams samples in chunks of at most 2^22 cells or products (about 40
 #: bytes each at the peak of a chunk), the wiring draws its random subsets 2^23 keys at a time.

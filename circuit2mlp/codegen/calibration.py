@@ -88,6 +88,12 @@ class _Transposes:
     def forget(self) -> None:
         self._cache.clear()
 
+    def keep_only(self, blocks: list[LayerBlock]) -> None:
+        """Drop the copies of blocks other than these (a rejected stage's, above all)."""
+        wanted = {id(b) for b in blocks}
+        for key in [k for k in self._cache if k not in wanted]:
+            del self._cache[key]
+
 
 def spread(h: sp.csr_matrix, matrix_t: sp.csr_matrix) -> np.ndarray:
     """Dense (samples, columns) ``h @ matrix_t`` for a chunk of samples: every stored entry
@@ -225,6 +231,8 @@ class Calibration:
         and a stage that already misreads four times what ``target`` allows at some k stops
         there: the rates are then those of the samples seen."""
         output = level == self.levels - 1
+        self._transposes.keep_only(blocks)
+        self._last = None  # a rejected stage's kept output
         wrong = np.zeros(self.samples, dtype=bool)
         seen = np.zeros(self.samples, dtype=bool)
         kept: list[tuple[sp.csr_matrix, np.ndarray]] = []

@@ -224,6 +224,7 @@ def _grow(build, fallback_neurons: int, fallback, measure, target: float) -> lis
             return exact()
         smallest = min(measured.samples.values())
         width = _next_width(shared, measured.worst_rate, max(target, 1.0 / max(smallest, 1)))
+        del stage  # a rejected stage's weights need not outlive the next build
 
 
 def _unflipped(level: LevelActivity) -> LevelActivity:
