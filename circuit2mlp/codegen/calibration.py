@@ -255,6 +255,7 @@ class Calibration:
                 stopped = True
                 break
         self._last = (blocks, kept[::-1], starts[::-1]) if not (output or stopped) else None
+        self._transposes.forget()  # only a run needs them; the next build needs the room
         return Measurement(
             {int(k): int(wrong[seen & (self.hot == k)].sum()) for k in ks},
             {int(k): max(int((seen & (self.hot == k)).sum()), 1) for k in ks},
