@@ -200,7 +200,7 @@ class Calibration:
         self.active = active
         self.exhaustive = False
         self._transposes = _Transposes()
-        self._last: tuple[list[LayerBlock], list, list[int]] | None = None
+        self._last: tuple[list[LayerBlock], tuple] | None = None
         if not active:
             return
         rng = np.random.default_rng([seed, 1])
@@ -210,51 +210,67 @@ class Calibration:
         self.values = level_values(layered, x)  # packed bits, true polarity
         self.flips = [np.asarray(level.flip, dtype=bool) for level in levels]
         self.levels = len(self.values)
-        self._chunk = 64
+        self._chunk = 1
         # Level 0 (inputs) for every sample: sparse rows unless embedded in superposition.
         h0 = sp.csr_matrix(x, dtype=np.float64) @ sp.csr_matrix(embed, dtype=np.float64).T
         first = sp.csr_matrix(h0 @ sp.csr_matrix(features.readout, dtype=np.float64).T)
         bias = np.asarray(features.bias, dtype=np.float64)
-        self._state = [(first, bias)]  # chunks of the accepted level's value
-        self._starts = [0]
+        self._state: tuple[sp.csr_matrix, np.ndarray] = (first, bias)  # accepted level
 
-    def _chunks(self):
-        """(start, stop, part, bias) of the stored state, re-split to the current chunk size."""
-        for (part, bias), start in zip(self._state, self._starts, strict=True):
-            for lo in range(0, part.shape[0], self._chunk):
-                hi = min(part.shape[0], lo + self._chunk)
-                yield start + lo, start + hi, part[lo:hi], bias
+    def _pieces(self):
+        """(start, stop) chunks of the samples, hardest level first and, within a level, from
+        its last sample down; the chunk size adapts as it goes (one sample to begin with:
+        a 3-hot sample of the 10^6-gate U-AND already spreads to 2 million read-off terms).
+        Yields ``None`` after each completed level, for the early stop."""
+        self._chunk = 1
+        levels = np.unique(self.hot)[::-1]
+        for k in levels:
+            where = np.flatnonzero(self.hot == k)
+            low, high = int(where[0]), int(where[-1]) + 1
+            while high > low:
+                start = max(low, high - self._chunk)
+                yield start, high
+                high = start
+            yield None
 
     def measure(self, blocks: list[LayerBlock], level: int, target: float = 0.0) -> Measurement:
         """Run ``blocks`` on the calibration samples from the accepted level and count the
         samples on which ``level``'s wires read wrong, per k. The hardest level goes first,
-        and a stage that already misreads four times what ``target`` allows at some k stops
-        there: the rates are then those of the samples seen."""
+        and a stage that misreads four times what ``target`` allows at a completed level stops
+        there (the levels not reached count as unseen)."""
         output = level == self.levels - 1
         self._transposes.keep_only(blocks)
         self._last = None  # a rejected stage's kept output
         wrong = np.zeros(self.samples, dtype=bool)
         seen = np.zeros(self.samples, dtype=bool)
-        kept: list[tuple[sp.csr_matrix, np.ndarray]] = []
-        starts: list[int] = []
-        ks, per_k = np.unique(self.hot, return_counts=True)
-        allowed = np.floor(target * per_k)
+        kept: list[tuple[int, sp.csr_matrix]] = []
+        part_all, bias_in = self._state
+        ks = np.unique(self.hot)
+        out_bias = None
         stopped = False
-        for start, stop, part, bias in reversed(list(self._chunks())):
-            dense, bias, entries = self._run(part, bias, blocks)
+        for piece in self._pieces():
+            if piece is None:  # a level is complete: stop early when far over the target
+                for k in ks:
+                    here = seen & (self.hot == k)
+                    n, bad = int(here.sum()), int(wrong[here].sum())
+                    allowed = math.floor(target * n)
+                    if n and bad > max(4 * allowed, allowed + 3):
+                        stopped = True
+                if stopped:
+                    break
+                continue
+            start, stop = piece
+            dense, out_bias, entries = self._run(part_all[start:stop], bias_in, blocks)
             ones = truth_keys(self.values[level], self.flips[level], start, stop)
             truth = truth_block(ones, stop - start, dense.shape[1])
-            wrong[start:stop] = wrong_samples(dense, bias, truth, output)
+            wrong[start:stop] = wrong_samples(dense, out_bias, truth, output)
             seen[start:stop] = True
             self._resize(stop - start, dense.shape[1], entries)
             if not output:
-                kept.append((sp.csr_matrix(dense), bias))
-                starts.append(start)
-            counts = np.array([wrong[self.hot == k].sum() for k in ks])
-            if np.any(counts > np.maximum(4 * allowed, allowed + 3)):
-                stopped = True
-                break
-        self._last = (blocks, kept[::-1], starts[::-1]) if not (output or stopped) else None
+                kept.append((start, sp.csr_matrix(dense)))
+        if not (output or stopped) and out_bias is not None:
+            kept.sort(key=lambda item: item[0])
+            self._last = (blocks, (sp.vstack([p for _, p in kept], format="csr"), out_bias))
         self._transposes.forget()  # only a run needs them; the next build needs the room
         return Measurement(
             {int(k): int(wrong[seen & (self.hot == k)].sum()) for k in ks},
@@ -273,9 +289,11 @@ class Calibration:
         return dense, bias, entries
 
     def _resize(self, samples: int, signals: int, entries: int) -> None:
-        """Next chunk: dense cells and expanded products each within :data:`CHUNK_ENTRIES`."""
+        """Next chunk: dense cells and expanded products each within :data:`CHUNK_ENTRIES`,
+        growing at most fourfold a step."""
         per_sample = max(signals, entries / max(samples, 1), 1)
-        self._chunk = int(np.clip(CHUNK_ENTRIES // per_sample, 1, 4096))
+        fits = int(np.clip(CHUNK_ENTRIES // per_sample, 1, 4096))
+        self._chunk = min(fits, 4 * max(samples, 1))
 
     def advance(self, blocks: list[LayerBlock]) -> None:
         """Accept blocks: later measurements start from their output (kept from the last
@@ -286,14 +304,18 @@ class Calibration:
         if last is not None and len(last[0]) == len(blocks) and all(
             a is b for a, b in zip(last[0], blocks, strict=True)
         ):
-            self._state, self._starts = last[1], last[2]
+            self._state = last[1]
         else:
-            state, starts = [], []
-            for start, stop, part, bias in list(self._chunks()):
-                dense, bias, entries = self._run(part, bias, blocks)
+            part_all, bias_in = self._state
+            kept, out_bias = [], bias_in
+            for piece in self._pieces():
+                if piece is None:
+                    continue
+                start, stop = piece
+                dense, out_bias, entries = self._run(part_all[start:stop], bias_in, blocks)
                 self._resize(stop - start, dense.shape[1], entries)
-                state.append((sp.csr_matrix(dense), bias))
-                starts.append(start)
-            self._state, self._starts = state, starts
+                kept.append((start, sp.csr_matrix(dense)))
+            kept.sort(key=lambda item: item[0])
+            self._state = (sp.vstack([p for _, p in kept], format="csr"), out_bias)
         self._last = None
         self._transposes.forget()
