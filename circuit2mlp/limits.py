@@ -56,15 +56,15 @@ BASE_BYTES = 160 * 2**20  # interpreter, numpy/scipy/networkx/rich, lazily impor
 #: Bytes per unit (a normalized gate or a carry) by method: the largest measured cost per unit
 #: above the bare interpreter (exact 1.5 KB, superposed 2.2 KB, paper 2.2 KB; exact and
 #: superposed measured to 1.2e6 units, paper to 1e5) with margin, more for the least measured.
-#: Superposed went from 4 KB to 9 KB (paper with it) when the automatic width's calibration
-#: began to keep a float64 transposed copy of a layer's read-off (up to 64 entries per gate)
-#: while it checks it: the default compile of U-AND m = 1000 (499,500 units, BLIF parse
-#: included) peaked at 4.73 GiB (docs/performance.md, the default path).
-PER_UNIT_BYTES = {"exact": 2_500, "superposed": 9_000, "paper": 9_000}
+#: Superposed went from 4 KB to 4.5 KB when the automatic width's calibration began to keep a
+#: float64 transposed copy of a layer's read-off (up to 64 entries per gate) while it checks
+#: it: the default compile of U-AND m = 1000 (499,500 units, BLIF parse included) peaked at
+#: 1.70 GiB against an estimate of 3.1 GiB (docs/performance.md, the default path).
+PER_UNIT_BYTES = {"exact": 2_500, "superposed": 4_500, "paper": 8_000}
 #: Working buffers of the superposed methods, whatever the circuit's size: the automatic
 #: width's calibration streams samples in chunks of at most 2^22 cells or products (about 40
 #: bytes each at the peak of a chunk), the wiring draws its random subsets 2^23 keys at a time.
-#: Measured: U-AND m = 250 at the automatic width peaked at 0.75 GiB against 0.3 GiB of
+#: Measured: U-AND m = 250 at the automatic width peaked at 0.41 GiB, against 0.3 GB of
 #: per-unit cost.
 WORKING_BYTES = {"exact": 0, "superposed": 640 * 2**20, "paper": 320 * 2**20}
 PER_INPUT_BYTES = 2_000
