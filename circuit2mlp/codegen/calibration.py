@@ -6,9 +6,11 @@ module to confirm it. The answer is the *hardest* level's sample error rate (the
 because that is what a user of an s-sparse network meets: averaging over k = 0..s would let
 the easy levels hide the hard one.
 
-Memory is bounded by streaming: samples go through the network a few at a time, *sample-major*
-(samples x signals CSR), so a fired neuron costs the monomials it covers and nothing else, and
-no samples x gates array is ever built. A level's value is kept as a sparse part plus one bias
+Memory is bounded by streaming: samples go through the network a chunk at a time (from one
+sample up, as long as a chunk's products stay within :data:`CHUNK_ENTRIES`), *sample-major*:
+the neurons as a sparse (chunk x neurons) matrix, so a fired neuron costs the monomials it
+covers and nothing else, and the read-offs summed into a dense (chunk x wires) block; no
+samples x gates array is ever built. A level's value is kept as a sparse part plus one bias
 per signal (``value = part + bias``): a read-off bias (a gate's constant, an output's centring
 shift) would make every entry non-zero, but the next layer only needs ``W @ bias``, which folds
 into its neurons' biases. Only accepted *inner* levels are stored (they are sparse: their
