@@ -167,7 +167,7 @@ def part_real(samples: int) -> list[dict]:
                 "gates": len(circuit.gates),
                 "neurons": report.neurons,
                 "exact_neurons": report.exact_neurons,
-                "superposed_gates": sum(r.get("superposed_gates", 0) for r in report.layers),
+                "shared_gates": sum(r.get("shared_gates", 0) for r in report.layers),
                 "bit_errors": result.overall.bit_errors,
                 "samples": result.overall.samples,
             }

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from circuit2mlp import __version__
 from circuit2mlp.compiler import METHODS, CompileConfig, compile_circuit, source_digest
@@ -56,12 +63,21 @@ def _load(path: Path, quiet: bool):
     return circuit
 
 
-def _progress(quiet: bool) -> Progress:
+def _progress(quiet: bool, spinner: bool = False) -> Progress:
+    """A transient rich progress display on stderr (off with -q or when stderr is not a
+    terminal); ``spinner``: for stages of unknown length, a spinner and the stage's name."""
+    columns = (
+        (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        if spinner
+        else (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+    )
     return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+        *columns,
         console=stderr,
         transient=True,
         disable=quiet or not stderr.is_terminal,
@@ -124,8 +140,9 @@ def cli() -> None:
     type=_WIDTH,
     default=None,
     help="Neurons per superposed layer, or 'auto': search for the smallest width that "
-    "verifies within --max-error-rate (default: the smallest the error model predicts enough, "
-    "or the exact gadgets when those are cheaper).",
+    "verifies within --max-error-rate (default: superposed starts at the error model's width "
+    "and widens it until held-out samples of the hardest sparsity level meet --target-error, "
+    "or takes exact gadgets when those are cheaper; paper uses the published width rule).",
 )
 @click.option(
     "--max-error-rate",
@@ -133,6 +150,15 @@ def cli() -> None:
     default=None,
     help="With --width auto (implied): largest verified output-bit error rate allowed "
     "[default with --width auto: 0].",
+)
+@click.option(
+    "--target-error",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.005,
+    show_default=True,
+    metavar="RATE",
+    help="Automatic width (superposed, no --width): the hardest sparsity level's sample error "
+    "rate the held-out check allows (0: none); the width grows until it is met.",
 )
 @click.option(
     "--search-samples",
@@ -221,6 +247,7 @@ def compile_cmd(
     max_fanin: int,
     width: int | str | None,
     max_error_rate: float | None,
+    target_error: float,
     search_samples: int,
     max_gates: int,
     max_memory: int | None,
@@ -233,8 +260,10 @@ def compile_cmd(
     quiet: bool,
 ) -> None:
     """Compile CIRCUIT (.yaml, .blif or .bench) into a weights file (.npz)."""
-    source = _read_source(circuit)
-    parsed = _load(circuit, quiet)
+    with _progress(quiet or as_json, spinner=True) as bar:
+        bar.add_task(f"parsing {circuit}", total=None)
+        source = _read_source(circuit)
+        parsed = _load(circuit, quiet)
     search = width == "auto" or max_error_rate is not None
     config = CompileConfig(
         method=method,
@@ -245,6 +274,7 @@ def compile_cmd(
         input_dim=input_dim,
         error_correction=not no_error_correction,
         clean_threshold=clean_threshold,
+        target_error=target_error,
     )
     config.check()
     if search and method == "exact":
@@ -274,8 +304,15 @@ def compile_cmd(
     output = output or Path(circuit.stem + ".npz")
     if search:
         config = _search_width(parsed, config, max_error_rate or 0.0, search_samples, quiet)
-    network, report = compile_circuit(parsed, config, source_digest(source))
-    network.save(output)
+    with _progress(quiet or as_json, spinner=True) as bar:
+        task = bar.add_task(f"compiling {circuit.name}", total=None)
+
+        def stage(text: str) -> None:
+            bar.update(task, description=text)
+
+        network, report = compile_circuit(parsed, config, source_digest(source), stage)
+        stage(f"writing {output}")
+        network.save(output)
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "output": str(output)}, indent=2))
     elif not quiet:

@@ -8,6 +8,7 @@ weights byte for byte.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ class CompileConfig:
     error_correction: bool = True
     # With error correction: noise mass at which a gate gets a clean gadget (0: never)
     clean_threshold: float = 8.0
+    # Automatic width (superposed, no width): the hardest sparsity level's sample error rate
+    # that the held-out calibration allows, for the whole network
+    target_error: float = 0.005
 
     def check(self) -> None:
         """Reject out-of-range values with a clear message."""
@@ -50,6 +54,8 @@ class CompileConfig:
             raise UserError(f"width {self.width} out of range (need >= 2)")
         if self.input_dim is not None and self.input_dim < 1:
             raise UserError(f"input dim {self.input_dim} out of range (need >= 1)")
+        if not 0 <= self.target_error < 1:
+            raise UserError(f"target error {self.target_error} out of range (0 <= t < 1)")
         if not 0 <= self.clean_threshold < float("inf"):
             raise UserError(f"clean threshold {self.clean_threshold} out of range (need >= 0)")
 
@@ -67,10 +73,31 @@ class CompileReport:
     neurons: int = 0
     exact_neurons: int = 0
     predicted_errors: float = 0.0
+    #: Gates by how they were emitted, over all layers (see superposed.emission_counts).
+    emitted: dict[str, int] = field(default_factory=dict)
+    #: Layers of a superposed method that fell back to exact gadgets.
+    fallback_layers: list[int] = field(default_factory=list)
+
+    @property
+    def fallback_note(self) -> str | None:
+        """One line when a superposed compile fell back to exact gadgets, else None."""
+        if self.method == "exact" or not self.fallback_layers:
+            return None
+        computing = [r for r in self.layers if r.get("kind", "compute") == "compute"]
+        if len(self.fallback_layers) == len(computing):
+            return (
+                "fell back to exact: every layer is exact gadgets (superposed layers cost as "
+                "many neurons or misread held-out samples), so this is the exact network"
+            )
+        listed = ", ".join(str(i) for i in self.fallback_layers)
+        return (
+            f"fell back to exact in layer(s) {listed} of {len(computing)} (superposed "
+            "layers there cost as many neurons or misread held-out samples)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return asdict(self)
+        return asdict(self) | {"fallback": self.fallback_note}
 
 
 def source_digest(data: bytes) -> str:
@@ -86,15 +113,22 @@ def lower(circuit: Circuit, config: CompileConfig) -> LayeredCircuit:
 
 
 def compile_circuit(
-    circuit: Circuit, config: CompileConfig, source_sha256: str | None = None
+    circuit: Circuit,
+    config: CompileConfig,
+    source_sha256: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Network, CompileReport]:
-    """Compile a validated circuit into a Network and say what it cost."""
+    """Compile a validated circuit into a Network and say what it cost; ``progress(text)``
+    hears when each stage starts (passes, layers, widths tried, assembly)."""
     from circuit2mlp.codegen.pipeline import build_blocks
     from circuit2mlp.formats.yaml_format import write_yaml
 
+    say = progress or (lambda text: None)
     config.check()
+    say("running passes (normalize, layer)")
     layered = lower(circuit, config)
-    input_features, embed, blocks, flipped = build_blocks(layered, config)
+    input_features, embed, blocks, flipped = build_blocks(layered, config, say)
+    say("assembling weights")
     assembled = assemble(input_features, embed, blocks, layered.output_signals)
     assembled.features = [true_polarity(f, flipped) for f in assembled.features]
     exact_neurons = exact_neuron_count(layered)
@@ -131,6 +165,11 @@ def compile_circuit(
         neurons=network.neurons,
         exact_neurons=exact_neurons,
         predicted_errors=predicted,
+        emitted={
+            key: sum(int(r.get(key, 0)) for r in layer_rows)
+            for key in ("shared_gates", "dedicated_gates", "clean_gates", "carries")
+        },
+        fallback_layers=[int(r["layer"]) for r in layer_rows if r.get("fallback")],
     )
     return network, report
 

@@ -25,11 +25,12 @@ building anything:
   the file size alone;
 * ``inputs`` and ``edges`` (the total fan-in after normalize).
 
-The estimate is ``BASE + PER_UNIT[method] * (gates + carried) + PER_INPUT * inputs + PER_EDGE *
-edges`` with the constants below, fitted as an upper bound (with margin) to the peak RSS of the
-real ``circuit2mlp compile`` on random circuits of 10^4 to 10^6 units for every method
-(``python benchmarks/compile_memory.py``, results in docs/results/compile_memory.json). It is a
-guard against hopeless jobs, not an accountant: expect it to overestimate by 1.5x to 4x.
+The estimate is ``BASE + WORKING[method] + PER_UNIT[method] * (gates + carried) + PER_INPUT *
+inputs + PER_EDGE * edges`` with the constants below, fitted as an upper bound (with margin)
+to the peak RSS of the real ``circuit2mlp compile`` on random circuits of 10^4 to 10^6 units
+for every method (``python benchmarks/compile_memory.py``, results in
+docs/results/compile_memory.json) and on the U-AND default path. It is a guard against
+hopeless jobs, not an accountant: expect it to overestimate by 1.5x to 4x.
 """
 
 from __future__ import annotations
@@ -55,7 +56,17 @@ BASE_BYTES = 160 * 2**20  # interpreter, numpy/scipy/networkx/rich, lazily impor
 #: Bytes per unit (a normalized gate or a carry) by method: the largest measured cost per unit
 #: above the bare interpreter (exact 1.5 KB, superposed 2.2 KB, paper 2.2 KB; exact and
 #: superposed measured to 1.2e6 units, paper to 1e5) with margin, more for the least measured.
-PER_UNIT_BYTES = {"exact": 2_500, "superposed": 4_000, "paper": 8_000}
+#: Superposed went from 4 KB to 4.5 KB when the automatic width's calibration began to keep a
+#: float64 transposed copy of a layer's read-off (up to 64 entries per gate) while it checks
+#: it: the default compile of U-AND m = 1000 (499,500 units, BLIF parse included) peaked at
+#: 1.70 GiB against an estimate of 3.1 GiB (docs/performance.md, the default path).
+PER_UNIT_BYTES = {"exact": 2_500, "superposed": 4_500, "paper": 8_000}
+#: Working buffers of the superposed methods, whatever the circuit's size: the automatic
+#: width's calibration streams samples in chunks of at most 2^22 cells or products (about 40
+#: bytes each at the peak of a chunk), the wiring draws its random subsets 2^23 keys at a time.
+#: Measured: U-AND m = 250 at the automatic width peaked at 0.41 GiB, against 0.3 GB of
+#: per-unit cost.
+WORKING_BYTES = {"exact": 0, "superposed": 640 * 2**20, "paper": 320 * 2**20}
 PER_INPUT_BYTES = 2_000
 PER_EDGE_BYTES = 300
 
@@ -192,8 +203,10 @@ def estimate_compile_memory(
     if edges is None:
         edges = gates * max(max_fanin, 1)
     per_unit = PER_UNIT_BYTES.get(method or "", max(PER_UNIT_BYTES.values()))
+    working = WORKING_BYTES.get(method or "", max(WORKING_BYTES.values()))
     return int(
         BASE_BYTES
+        + working
         + per_unit * (gates + carried)
         + PER_INPUT_BYTES * inputs
         + PER_EDGE_BYTES * edges
@@ -291,11 +304,16 @@ def enforce_limits(
         return
     need = estimate_circuit_memory(circuit, max_fanin, method) if estimate is None else estimate
     if need > max_memory:
+        lower = ""
+        if method not in (None, "exact") and estimate is None:
+            exact = estimate_circuit_memory(circuit, max_fanin, "exact")
+            if exact <= max_memory:
+                lower = f"lower the need with --method exact ({format_size(exact)}), or "
         raise UserError(
             f"compiling circuit '{circuit.name}' needs an estimated {format_size(need)} of "
-            f"memory, over --max-memory {format_size(max_memory)}; raise it with "
+            f"memory, over --max-memory {format_size(max_memory)}; {lower}raise it with "
             f"--max-memory SIZE (e.g. --max-memory {format_size(_round_up(need))}) if the "
-            "machine has that much"
+            "machine has that much, or compile a smaller circuit"
         )
 
 

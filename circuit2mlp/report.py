@@ -17,9 +17,10 @@ def _ratio(a: int, b: int) -> str:
 
 
 def render_compile(report: CompileReport, console: Console) -> None:
-    """Per-layer table (kind, gates, carries, neurons, superposed vs dedicated gates, how many
-    of the dedicated ones clean their inputs' noise, predicted wrong wires per sample) and
-    totals vs the exact method."""
+    """Per-layer table (kind, gates, carries, neurons, and the gates by how they were emitted:
+    on shared neurons, on dedicated gadgets or neurons, on clean gadgets; predicted wrong wires
+    per sample; for an automatic width, the hardest level's measured sample error), totals vs
+    the exact method, and one line when a superposed compile fell back to exact gadgets."""
     table = Table(title=f"compile {report.circuit} ({report.method})")
     columns = (
         "layer",
@@ -27,25 +28,29 @@ def render_compile(report: CompileReport, console: Console) -> None:
         "gates",
         "carries",
         "neurons",
-        "superposed",
+        "shared",
         "dedicated",
         "clean",
         "pred. err",
+        "checked err",
     )
     for col in columns:
         table.add_column(col, justify="right")
     for row in report.layers:
         predicted = row.get("predicted_errors")
+        checked = (row.get("calibration") or {}).get("worst_k_sample_error")
+        kind = str(row.get("kind", "compute")) + (" (exact)" if row.get("fallback") else "")
         table.add_row(
             str(row["layer"]),
-            str(row.get("kind", "compute")),
+            kind,
             str(row.get("gates", "")),
             str(row.get("carries", "")),
             str(row["neurons"]),
-            str(row.get("superposed_gates", 0)),
-            str(row.get("exact_gates", 0)),
+            str(row.get("shared_gates", 0)),
+            str(row.get("dedicated_gates", 0)),
             str(row.get("clean_gates", 0)),
             f"{predicted:.2g}" if predicted else "-",
+            "-" if checked is None else f"{checked:.2g}",
         )
     console.print(table)
     console.print(
@@ -56,6 +61,8 @@ def render_compile(report: CompileReport, console: Console) -> None:
         f"predicted wrong wires per sample {report.predicted_errors:.2g} (error model; "
         "verify measures)"
     )
+    if report.fallback_note:
+        console.print(report.fallback_note)
 
 
 def _level_row(stats: LevelStats) -> list[str]:

@@ -213,3 +213,33 @@ def test_noise_reports_wire_noise_per_level(tmp_path, full_adder):
     result = run("noise", small, "-k", 4)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_compile_over_max_memory_is_one_line_exit_2_and_writes_nothing(tmp_path, corpus):
+    """A compile whose estimate exceeds --max-memory stops before building anything: one line
+    saying what it needs and how to lower or raise it, exit 2, no weights file."""
+    out = tmp_path / "w.npz"
+    src = corpus / "real/iscas85/c432.bench"
+    result = run("compile", src, "-o", out, "--max-memory", "50M")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "needs an estimated" in lines[0] and "--max-memory" in lines[0]
+    assert "--method exact" in lines[0] or "raise it" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_report_counts_gates_by_emission(tmp_path, corpus):
+    """--json carries the per-layer emission counts (shared, dedicated, clean, carries), and
+    their sum is the layer's gates plus carries; a fall-back to exact is said in one field."""
+    out = tmp_path / "w.npz"
+    result = run("compile", corpus / "real/iscas85/c432.bench", "-o", out, "-s", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for row in report["layers"]:
+        emitted = row["shared_gates"] + row["dedicated_gates"] + row["clean_gates"]
+        assert emitted == row["gates"], row
+    assert set(report["emitted"]) == {"shared_gates", "dedicated_gates", "clean_gates", "carries"}
+    assert "fallback" in report

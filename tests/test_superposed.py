@@ -8,7 +8,6 @@ import itertools
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from strategies import circuits
 
 from circuit2mlp.codegen.design import design_group
@@ -141,12 +140,14 @@ def test_feature_readouts_give_true_wire_values(corpus):
 
 
 @settings(max_examples=40, deadline=None)
-@given(circuits(max_inputs=8, max_gates=16), st.sampled_from(["superposed", "paper"]))
-def test_random_circuits_meet_the_tolerance_they_report(circuit, method):
+@given(circuits(max_inputs=8, max_gates=16))
+def test_random_circuits_meet_the_tolerance_they_report(circuit):
     """Default widths: the hybrid promises zero errors on the sparse inputs it was built for
-    (its held-out check falls back to exact gadgets otherwise); checked exhaustively."""
+    when its calibration saw all of them (its held-out check falls back to exact gadgets
+    otherwise); checked exhaustively. (``paper`` promises nothing: it is the published
+    construction, errors and all; tests/test_constructions.py holds it to its error model.)"""
     s = min(3, len(circuit.inputs))
-    network, _ = compile_circuit(circuit, CompileConfig(method=method, sparsity=s))
+    network, _ = compile_circuit(circuit, CompileConfig(method="superposed", sparsity=s))
     result = verify(circuit, network, samples=10_000, sparsity=s, seed=0)
     assert result.overall.exhaustive
     assert result.overall.bit_errors == 0

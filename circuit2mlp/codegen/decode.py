@@ -39,7 +39,9 @@ def decode_block(level: LevelActivity, low: float = LOW, high: float = HIGH) -> 
         "kind": "decode",
         "gates": 0,
         "carries": n,
-        "exact_gates": n,
+        "shared_gates": 0,
+        "dedicated_gates": 0,
+        "clean_gates": 0,
         "dedicated_neurons": 2 * n,
     }
     return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)

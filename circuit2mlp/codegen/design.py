@@ -65,6 +65,20 @@ def tail(k: np.ndarray, lam: np.ndarray, center: float) -> np.ndarray:
     return np.where(center * lam >= 0.5, 1.0, fail)
 
 
+def iid_tail(k: np.ndarray, lam: np.ndarray, center: float) -> np.ndarray:
+    """:func:`tail` for i.i.d. wiring (the paper's), where a monomial's cover is not k
+    neurons but Poisson(k) of them, read in full: the failure chance averaged over the cover
+    size, an empty cover counting as a failure. Small covers dominate: a read-off over few
+    neurons is thrown past 1/2 by one or two interfering features."""
+    k = np.asarray(k, dtype=np.float64)
+    lam = np.asarray(lam, dtype=np.float64)
+    sizes = np.arange(0, int(np.ceil(3 * k.max() + 10)) + 1, dtype=np.float64)
+    weights = poisson.pmf(sizes[None, :], k[:, None])  # (len(k), sizes)
+    per_size = tail(np.maximum(sizes[None, :], 1), lam[:, None], center)
+    per_size[:, 0] = 1.0
+    return np.minimum((weights * per_size).sum(axis=1), 1.0)
+
+
 def design_group(
     q: int,
     n_monomials: int,
@@ -110,9 +124,10 @@ def design_group(
             keep = fits if fits.any() else np.arange(ks.size) == 0
             ks, fanin = ks[keep], fanin[keep]
         lam = np.maximum(fanin - q, 0) * density
-        fail = tail(np.minimum(ks, MAX_READ), lam, center)
-        if not balanced:  # i.i.d. covers are Poisson(k): some are (nearly) empty
-            fail = fail + np.exp(-ks.astype(float))
+        if balanced:
+            fail = tail(np.minimum(ks, MAX_READ), lam, center)
+        else:
+            fail = iid_tail(ks, lam, center)
         i = int(np.argmin(fail))
         design = GroupDesign(strategy, int(ks[i]), float(lam[i]), float(fail[i]), 0.0)
         if best is None or design.fail < best.fail:

@@ -290,7 +290,14 @@ def exact_block(gates: Sequence[Gate], in_names: Sequence[str]) -> LayerBlock:
     )
     readout = sp.csr_matrix((coef, (gate, neuron)), shape=(len(gates), bias.size), dtype=DTYPE)
     features = FeatureMap(tuple(g.name for g in gates), readout, consts.astype(DTYPE))
-    stats = {"gates": len(gates), "exact_gates": len(gates), "superposed_gates": 0}
+    carries = int(sum(g.op == "BUF" for g in gates))
+    stats = {
+        "gates": len(gates) - carries,
+        "carries": carries,
+        "shared_gates": 0,
+        "dedicated_gates": len(gates) - carries,
+        "clean_gates": 0,
+    }
     return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
 
 

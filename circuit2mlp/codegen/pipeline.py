@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
 from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
+from circuit2mlp.codegen.calibration import Calibration
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.codegen.exact import compile_exact_blocks, exact_block
 from circuit2mlp.codegen.noise import gates_to_clean, mass_after
-from circuit2mlp.codegen.sparse_forward import affine, positives, within
 from circuit2mlp.codegen.superposed import (
     SuperposeOptions,
     computation_block,
@@ -48,21 +48,19 @@ from circuit2mlp.ir import LayeredCircuit
 NOISE_BUDGET_FANIN = 24
 
 
-#: How far from its 0/1 value a wire feeding later layers may read on the held-out samples of
-#: an automatic width (outputs need only be on the right side of 1/2).
-CALIBRATION_SLACK = 0.25
-#: Calibrate on every <= s-hot input when there are at most this many: real netlists have few
-#: inputs, and a layer that misreads one input pair in 500 must not pass. Otherwise 1,024
-#: samples per k when one level's read-offs then fit in CALIBRATION_BYTES, else 256.
-EXHAUSTIVE = 2048
-CALIBRATION_BYTES = 1 << 28
+#: Worst-k sample error rate an automatic width aims at by default (the whole network's).
+TARGET_ERROR = 0.005
+#: What the error model aims at when the calibration sees every input (and allows no error).
+MODEL_TARGET = 1e-3
 
 
 def build_blocks(
-    layered: LayeredCircuit, config
+    layered: LayeredCircuit, config, progress: Callable[[str], None] | None = None
 ) -> tuple[FeatureMap, object, list[LayerBlock], frozenset[str]]:
     """(input features, embed matrix, blocks, names of wires stored negated) for
-    ``config.method``. Feature maps of a negated wire read ``1 - wire``."""
+    ``config.method``. Feature maps of a negated wire read ``1 - wire``. ``progress(text)``
+    hears about each layer and each width tried."""
+    say = progress or (lambda text: None)
     rng = np.random.default_rng(config.seed)
     streams = rng.spawn(2)
     if config.method == "exact":
@@ -80,15 +78,28 @@ def build_blocks(
             blocks = [block] if block is not None else compile_exact_blocks(layered)
             return features, embed, blocks, frozenset()
         config = dataclasses.replace(config, method="superposed")  # any other circuit
+    say("measuring wire activity")
     levels = measure_activity(layered, config.sparsity, streams[1])
     levels[-1] = _unflipped(levels[-1])  # outputs are read in their true polarity
     features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
+    paper = config.method == "paper"
     options = SuperposeOptions.for_method(config.method, config.width)
     blocks: list[LayerBlock] = []
     superposed_inputs = config.input_dim is not None and config.input_dim < len(layered.inputs)
-    if superposed_inputs and config.method == "superposed":
+    if superposed_inputs and not paper:
         blocks.append(decode_block(levels[0]))
-    check = _Calibration(layered, config, features, embed, levels, blocks)
+    automatic = config.width is None and not paper  # paper: its own width rule, no check
+    if automatic:
+        say("sampling calibration inputs")
+    check = Calibration(
+        layered, config.sparsity, config.seed, features, embed, levels, active=automatic
+    )
+    check.advance(blocks)
+    target = float(getattr(config, "target_error", TARGET_ERROR))
+    # Per layer: the whole network's budget shared out; every input, when they were all seen.
+    layer_target = 0.0 if check.exhaustive else target / max(layered.depth, 1)
+    if automatic:
+        options = dataclasses.replace(options, target_errors=layer_target or MODEL_TARGET)
     # Centring read-offs helps the final threshold, but inside the network a shifted feature
     # is summed over a neuron's many inputs, so the shifts would add up: only outputs get it.
     inner = dataclasses.replace(options, center=False)
@@ -98,7 +109,7 @@ def build_blocks(
     # Clean gadgets guard the inputs nobody checked; a calibration on every input the network
     # is built for has already bounded every wire on all of them, so they would only cost.
     cleaning = (
-        options.method == "superposed"
+        not paper
         and config.error_correction
         and config.clean_threshold > 0
         and not check.exhaustive
@@ -106,13 +117,17 @@ def build_blocks(
     for i, gates in enumerate(layered.layers):
         last = i == layered.depth - 1
         layer_options = options if last else inner
-        if options.method == "superposed" and config.error_correction:
+        if not paper and config.error_correction:
             limits = [("gate", NOISE_BUDGET_FANIN)]
             if noisy or not last:  # the universal (feature-centric) AND only in deep networks
                 limits.append(("feature", NOISE_BUDGET_FANIN))
             layer_options = dataclasses.replace(layer_options, fanin_limits=tuple(limits))
         terms = layer_terms(
-            gates, levels[i], levels[i + 1].flip, prefer_gadgets=layer_options.dedicated_linear
+            gates,
+            levels[i],
+            levels[i + 1].flip,
+            prefer_gadgets=layer_options.dedicated_linear,
+            superpose_dense=paper,
         )
         passed, clean = np.zeros(len(gates)), None
         if cleaning and not last:  # outputs are read at 1/2 anyway
@@ -143,22 +158,32 @@ def build_blocks(
             stage[0].stats["kind"] = "compute"
             return stage
 
-        if config.width is not None:
+        where = f"layer {i + 1}/{layered.depth} ({len(gates):,} gates)"
+        if not automatic:
+            say(f"{where}: building")
             stage = build(config.width)
         else:
+
+            def measure(blocks, width, i=i, where=where):
+                say(f"{where}: checking {width:,} neurons on held-out samples")
+                return check.measure(blocks, i + 1, layer_target)
+
+            say(f"{where}: building at the error model's width")
             stage = _grow(
                 build,
                 exact_neurons_of(terms, clean=clean),
                 lambda i=i, gates=gates, clean=clean: _all_dedicated(
                     gates, levels[i], levels[i + 1].flip, options, clean
                 ),
-                lambda blocks, i=i: check.clean(blocks, i + 1),
+                measure,
+                layer_target,
             )
-        check.advance(stage)
+            if not last:  # nothing reads the outputs
+                check.advance(stage)
         blocks.extend(stage)
         noisy = any(b.stats.get("superposed_neurons") for b in stage)
         superposed = np.zeros(len(gates), dtype=bool)
-        if stage[0].stats.get("superposed_gates"):  # not the exact fallback
+        if not stage[0].stats.get("fallback"):
             superposed[:] = True
             superposed[terms.dedicated] = False
         mass = mass_after(passed, superposed, clean)
@@ -168,15 +193,26 @@ def build_blocks(
     return features, embed, blocks, flipped
 
 
-def _grow(build, fallback_neurons: int, fallback, clean) -> list[LayerBlock]:
-    """Automatic width for one layer: start at the error model's width and double the shared
-    neurons until the stage reads every wire right on the held-out samples; exact gadgets
-    (``fallback()``, ``fallback_neurons`` of them) as soon as the superposed stage would cost
-    as much as they do."""
+def _next_width(shared: int, rate: float, allowed: float) -> int:
+    """The next width to try after ``shared`` neurons misread ``rate`` of the hardest level's
+    samples against ``allowed``: small steps near the target, so the width found is within
+    one step (x1.2) of the smallest that passes; bigger ones far from it."""
+    ratio = rate / allowed if allowed > 0 else math.inf
+    factor = 1.2 if ratio <= 4 else 1.5 if ratio <= 20 else 2.0
+    return max(shared + 1, math.ceil(shared * factor))
+
+
+def _grow(build, fallback_neurons: int, fallback, measure, target: float) -> list[LayerBlock]:
+    """Automatic width for one layer: start at the error model's width and widen the shared
+    neurons until the hardest sparsity level's held-out samples misread at most ``target``
+    of the time (none, when the calibration saw every input); exact gadgets (``fallback()``,
+    ``fallback_neurons`` of them, marked ``fallback`` in the stats) as soon as the superposed
+    stage would cost as much as they do."""
 
     def exact() -> list[LayerBlock]:
         block = fallback()
         block.stats["kind"] = "compute"
+        block.stats["fallback"] = True
         return [block]
 
     width = None
@@ -184,91 +220,21 @@ def _grow(build, fallback_neurons: int, fallback, clean) -> list[LayerBlock]:
         stage = build(width)
         if sum(b.neurons for b in stage) >= fallback_neurons:
             return exact()
-        if clean(stage):
-            return stage
         shared = sum(
             g["neurons"] for g in stage[0].stats.get("groups", []) if g["strategy"] != "dedicated"
         )
+        measured = measure(stage, shared)
+        stage[0].stats["calibration"] = {
+            "worst_k_sample_error": measured.worst_rate,
+            "target": target,
+        }
+        if measured.within(target):
+            return stage
         if shared == 0:
             return exact()
-        width = 2 * shared
-
-
-class _Calibration:
-    """Runs the blocks built so far on held-out sparse samples, in feature space, so that with
-    an automatic width a superposed layer that misreads any wire on them is replaced by exact
-    gadgets (the hybrid's safety net). Only for automatic widths: a forced width is kept.
-
-    Activations are kept sparse (signals x samples CSR, :mod:`sparse_forward`), with the
-    values of the dense float64 computation."""
-
-    def __init__(self, layered, config, features, embed, levels, blocks) -> None:
-        from circuit2mlp.codegen.activity import activity_samples, level_values
-
-        self.active = config.width is None
-        self.exhaustive = False  # checks every input the network is built for
-        self._last: tuple[list[LayerBlock], sp.csr_matrix | None] = ([], None)
-        if not self.active:
-            return
-        rng = np.random.default_rng([config.seed, 1])
-        m, s = len(layered.inputs), config.sparsity
-        everything = sum(math.comb(m, k) for k in range(min(s, m) + 1))
-        widest = max([m, *(len(layer) for layer in layered.layers)])
-        per_k = 1024 if 8 * widest * (s + 1) * 1024 <= CALIBRATION_BYTES else 256
-        self.exhaustive = everything <= EXHAUSTIVE
-        x = activity_samples(m, s, EXHAUSTIVE if self.exhaustive else per_k, rng)
-        self.samples = x.shape[0]
-        self.values = level_values(layered, x)  # packed, true polarity
-        self.flips = [level.flip for level in levels]
-        self._truth: dict[int, np.ndarray] = {}
-        if sp.issparse(embed):
-            h0 = sp.csr_matrix(embed, dtype=np.float64) @ sp.csr_matrix(x.T, dtype=np.float64)
-        else:
-            h0 = np.asarray(embed, dtype=np.float64) @ x.T.astype(np.float64)
-        self.f = affine(features.readout, features.bias, sp.csr_matrix(h0))
-        self.advance(blocks)
-
-    def truth(self, level: int) -> np.ndarray:
-        """Sorted flat positions (feature * samples + sample) where ``level``'s stored values
-        are 1."""
-        if level not in self._truth:
-            from circuit2mlp.simulate import unpack_bits
-
-            stored = unpack_bits(self.values[level], self.samples).T ^ self.flips[level][:, None]
-            self._truth[level] = np.flatnonzero(stored)
-        return self._truth[level]
-
-    @staticmethod
-    def _run(f: sp.csr_matrix, blocks: list[LayerBlock]) -> sp.csr_matrix:
-        for block in blocks:
-            h = affine(block.weight, block.bias, f, relu=True)
-            f = affine(block.features.readout, block.features.bias, h)
-        return f
-
-    def clean(self, blocks: list[LayerBlock], level: int) -> bool:
-        """Whether these blocks read every wire of ``level`` right on the samples: outputs on
-        the right side of 1/2, wires that later layers read within :data:`CALIBRATION_SLACK`
-        of their value. An inner read-off that is merely on the right side on a few hundred
-        samples is often wrong on the next ten thousand, and its error propagates, so an inner
-        superposed layer must read clean with room to spare or it gives way to exact gadgets."""
-        f = self._run(self.f, blocks)
-        self._last = (blocks, f)
-        if level == len(self.values) - 1:
-            return bool(np.array_equal(positives(f), self.truth(level)))
-        return within(f, self.truth(level), CALIBRATION_SLACK)
-
-    def advance(self, blocks: list[LayerBlock]) -> None:
-        """Accept blocks: later checks start from their output (computed once: the blocks
-        just checked are usually the ones accepted)."""
-        if self.active:
-            last, f = self._last
-            same = (
-                f is not None
-                and len(last) == len(blocks)
-                and all(a is b for a, b in zip(last, blocks, strict=True))
-            )
-            self.f = f if same else self._run(self.f, blocks)
-            self._last = ([], None)
+        smallest = min(measured.samples.values())
+        width = _next_width(shared, measured.worst_rate, max(target, 1.0 / max(smallest, 1)))
+        del stage  # a rejected stage's weights need not outlive the next build
 
 
 def _unflipped(level: LevelActivity) -> LevelActivity:

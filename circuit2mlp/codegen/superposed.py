@@ -21,6 +21,7 @@ Two flavours (``method``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ class SuperposeOptions:
     balanced: bool = True  # balanced wiring and covers topped up (superposed only)
     dedicated_linear: bool = True  # degree-1 terms on their own neurons (superposed only)
     fanin_limits: tuple[tuple[str, int], ...] = ()  # (strategy, most features per neuron)
+    target_errors: float = TARGET_ERRORS  # what the error model's width aims at, per layer
 
     @property
     def center_fraction(self) -> float:
@@ -103,11 +105,13 @@ def layer_terms(
     out_flip: np.ndarray,
     all_dedicated: bool = False,
     prefer_gadgets: bool = False,
+    superpose_dense: bool = False,
 ) -> LayerTerms:
     """Rewrite every gate as its polynomial over stored features; gates reading a dense
     feature (all of them with ``all_dedicated``) or with a monomial of degree above
     :data:`MAX_DEGREE` are marked dedicated, and with ``prefer_gadgets`` so is every gate
-    whose exact gadget is no dearer than its degree-1 terms (:func:`_prefer_gadgets`). Gates
+    whose exact gadget is no dearer than its degree-1 terms (:func:`_prefer_gadgets`); with
+    ``superpose_dense`` (the paper's construction) dense features are superposed too. Gates
     sharing (op, effective input polarities, output polarity) share a polynomial, so the work
     is per such class, not per gate. A literal cube is its symmetric form (AND/NAND) with the
     negated inputs' polarities flipped."""
@@ -117,7 +121,12 @@ def layer_terms(
     terms = LayerTerms(
         **vars(base), consts=np.zeros(n_gates), dedicated=np.zeros(0, int), monomials={}, terms={}
     )
-    dense = np.ones(n_in, dtype=bool) if all_dedicated else level.dense()
+    if all_dedicated:
+        dense = np.ones(n_in, dtype=bool)
+    elif superpose_dense:
+        dense = np.zeros(n_in, dtype=bool)
+    else:
+        dense = level.dense()
     flips = np.asarray(level.flip, dtype=bool)
     out_flip = np.asarray(out_flip, dtype=bool)
     dedicated = [np.zeros(0, dtype=np.int64)]
@@ -263,6 +272,7 @@ def computation_block(
     widths = _group_widths(groups, level, options)
     active_other = _active_other(level)
     blocks_w, blocks_b, readouts, group_stats = [], [], {}, []
+    shared_gates = np.zeros(len(gates), dtype=bool)  # a monomial on shared neurons
     offset = 0
     margin = options.margin
     for group, width in zip(groups, widths, strict=True):
@@ -297,6 +307,8 @@ def computation_block(
             )
         # Monomial g is read off as scale[g] * (its covering neurons): the mean.
         readouts[group.q] = (cover, scale, shift, offset)
+        if design.strategy != "dedicated":
+            shared_gates[terms.terms[group.q][0]] = True
         group.wiring = None
         group_stats.append(
             {
@@ -349,19 +361,39 @@ def computation_block(
     )
     gate_readout = _side_by_side(parts, len(gates), total)
     features = FeatureMap(tuple(g.name for g in gates), gate_readout, consts.astype(DTYPE))
-    carries = int((terms.op_index == terms.ops.index("BUF")).sum()) if "BUF" in terms.ops else 0
     stats = {
-        "gates": len(gates) - carries,
-        "carries": carries,
-        "superposed_gates": len(gates) - len(dedicated),
-        "exact_gates": len(dedicated),
-        "clean_gates": 0 if clean is None else int(np.asarray(clean, bool)[dedicated].sum()),
+        **emission_counts(terms, shared_gates, clean),
         "superposed_neurons": superposed_neurons,
         "dedicated_neurons": total - superposed_neurons,
         "predicted_errors": float(sum(s["predicted_errors"] for s in group_stats)),
         "groups": group_stats,
     }
     return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
+
+
+def emission_counts(
+    arrays: GateArrays, shared: np.ndarray, clean: np.ndarray | None
+) -> dict[str, int]:
+    """How a layer's gates were actually emitted, for the compile report: ``carries``
+    (identity copies of wires skipping levels, however emitted), and of the other gates
+    ``shared_gates`` (some monomial read off shared neurons), ``clean_gates`` (a clean gadget)
+    and ``dedicated_gates`` (everything else: an exact gadget or dedicated degree-1 neurons
+    only). Every gate falls in exactly one."""
+    carry = np.zeros(arrays.n_gates, dtype=bool)
+    if "BUF" in arrays.ops:
+        carry = arrays.op_index == arrays.ops.index("BUF")
+    shared = np.asarray(shared, dtype=bool) & ~carry
+    cleaned = np.zeros(arrays.n_gates, dtype=bool)
+    if clean is not None:
+        cleaned = np.asarray(clean, dtype=bool) & ~shared & ~carry
+    n_carries = int(carry.sum())
+    return {
+        "gates": arrays.n_gates - n_carries,
+        "carries": n_carries,
+        "shared_gates": int(shared.sum()),
+        "dedicated_gates": int(arrays.n_gates - n_carries - shared.sum() - cleaned.sum()),
+        "clean_gates": int(cleaned.sum()),
+    }
 
 
 def _gate_readout_part(
@@ -465,6 +497,11 @@ def _group_widths(
         return [widths[i] for i in range(len(groups))]
     n_in = len(level.names)
     other = _active_other(level)
+    if options.method == "paper":
+        return [
+            paper_width(g.q, len(g.monomials), np.unique(g.monomials).size, n_in, other + 1)
+            for g in groups
+        ]
     return [
         fixed[i]
         if i in fixed
@@ -474,11 +511,38 @@ def _group_widths(
             np.unique(g.monomials).size,
             n_in,
             other,
-            TARGET_ERRORS / len(groups),
+            options.target_errors / len(groups),
             limit=max(64, 64 * len(g.monomials)),
         )
         for i, g in enumerate(groups)
     ]
+
+
+#: The paper's read-off error allowance: a read-off may stray this far before its margin to
+#: the 1/2 threshold is in danger.
+PAPER_EPSILON = 0.25
+
+
+def paper_width(q: int, n_monomials: int, n_used: int, n_level: int, active: float) -> int:
+    """Neurons for one AND group by the published construction's own rule (docs/theory.md
+    section 4), not by our error model: the smaller of
+
+    * universal AND: features join neurons with p = eps / s, so a one-short monomial's
+      covering neurons meet another active feature with chance about (s - 1) p < eps; and
+      d = ln(F) / (eps p)^2 neurons, so every cover (d p^2 = ln(F) / eps^2 neurons) is
+      concentrated within eps of its mean (Chernoff);
+    * targeted AND: k = ln(M) / eps^2 neurons per monomial, and enough neurons that one reads
+      at most eps * F / a features (fewer than eps active ones in a busy sample, a of the F
+      being on): d = q k M a / (eps F).
+
+    eps = :data:`PAPER_EPSILON`, s = ``active`` (active features in a busy sample)."""
+    eps = PAPER_EPSILON
+    s = max(active, 2.0)
+    p = eps / s
+    universal = math.log(max(n_used, 2)) / (eps * p) ** 2 if q >= 2 else math.inf
+    k = math.log(max(n_monomials, 2)) / eps**2
+    targeted = q * k * n_monomials * active / (eps * max(n_level, 1))
+    return max(2, math.ceil(min(universal, max(targeted, k))))
 
 
 def _expected_interference(

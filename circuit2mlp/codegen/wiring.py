@@ -101,6 +101,26 @@ def _balanced_slots(
     return rows
 
 
+def _independent_subsets(
+    count: int, per_item: int, neurons: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(count, per_item) independent uniform random per_item-subsets of range(neurons), one
+    per row: every neuron's load is balanced in expectation, and -- unlike consecutive slices
+    of permutations, where the rows that share a permutation are pairwise disjoint -- two rows
+    share about per_item^2 / neurons neurons, the cover the feature-centric design counts on
+    (disjoint pairs had to be topped up, which inflated every feature's neuron set and made
+    a one-short monomial's covering neurons meet the other active features far more often
+    than the error model assumes). Chunked: at most 2^23 keys at a time."""
+    per_item = min(per_item, neurons)
+    rows = np.empty((count, per_item), dtype=np.int64)
+    step = max(1, (1 << 23) // max(neurons, 1))
+    for start in range(0, count, step):
+        stop = min(count, start + step)
+        keys = rng.random((stop - start, neurons))
+        rows[start:stop] = np.argpartition(keys, per_item - 1, axis=1)[:, :per_item]
+    return rows
+
+
 def _distinct_uniform(
     count: int, per_item: int, neurons: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -166,7 +186,7 @@ def feature_centric(
     p = min(1.0, (k / neurons) ** (1 / q))
     if balanced:
         r = max(1, round(p * neurons))
-        rows = _balanced_slots(used.size, r, neurons, rng)  # (F_used, r) neurons per feature
+        rows = _independent_subsets(used.size, r, neurons, rng)  # (F_used, r) per feature
         reads = _csr_from_rows(rows, (used.size, neurons)).T.tocsr()
     else:
         mask = rng.random((neurons, used.size)) < p
