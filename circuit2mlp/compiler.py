@@ -19,7 +19,7 @@ from circuit2mlp.ir import Circuit, LayeredCircuit
 from circuit2mlp.network import Network
 
 #: Construction methods; the first is the default.
-METHODS = ("superposed", "paper", "exact")
+METHODS = ("superposed", "paper", "exact", "deep")
 
 
 @dataclass(frozen=True)

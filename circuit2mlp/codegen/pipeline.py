@@ -63,6 +63,10 @@ def build_blocks(
 ) -> tuple[FeatureMap, object, list[LayerBlock], frozenset[str]]:
     """(input features, embed matrix, blocks, names of wires stored negated) for
     ``config.method``. Feature maps of a negated wire read ``1 - wire``."""
+    if config.method == "deep":
+        from circuit2mlp.codegen.deep_pipeline import build_deep_blocks
+
+        return build_deep_blocks(layered, config)
     rng = np.random.default_rng(config.seed)
     streams = rng.spawn(2)
     if config.method == "exact":

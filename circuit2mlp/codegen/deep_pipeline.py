@@ -1,0 +1,134 @@
+"""Driver of the ``deep`` method: a layered circuit becomes one deep block per layer.
+
+Measures every wire's activity (activity.py; the stored polarity of each wire), embeds the
+inputs, then per circuit layer writes the gates as threshold items, sizes each pool with the
+error model (deep_model.py) -- or shares a forced ``--width`` among the pools in the
+proportions the model asks for -- and emits the block (deep.py). Randomness: one stream per
+layer, seeded from the config seed, so the same seed gives the same weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from circuit2mlp.codegen.activity import LevelActivity, measure_activity
+from circuit2mlp.codegen.blocks import FeatureMap, LayerBlock
+from circuit2mlp.codegen.decode import decode_block
+from circuit2mlp.codegen.deep import DeepOptions, LayerItems, PoolPlan, deep_block, layer_items
+from circuit2mlp.codegen.deep_model import (
+    CLEAN,
+    LevelNoise,
+    PoolInputs,
+    pool_errors,
+    sample_error,
+    size_pool,
+)
+from circuit2mlp.codegen.embedding import input_embedding
+from circuit2mlp.ir import LayeredCircuit
+
+#: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
+TARGET_SAMPLE_ERROR = 0.003
+
+
+def pool_inputs(items: LayerItems, level: LevelActivity, out: LevelActivity) -> list[PoolInputs]:
+    """The error model's view of each pool of a layer (ascending threshold)."""
+    busy = out.active_p99 / max(out.active_mean, 1e-9) if out.active_mean > 0 else 1.0
+    per_gate = np.bincount(items.gate, minlength=len(out.names)).astype(float)
+    freq = out.frequency[items.gate] / np.maximum(per_gate[items.gate], 1)
+    positive = np.bincount(
+        items.entry_item, weights=(items.entry_weight > 0).astype(float), minlength=items.n
+    )
+    density = level.active_p99 / max(len(level.names), 1)
+    pools = []
+    for theta in np.unique(items.theta).tolist():
+        sel = items.theta == theta
+        pools.append(
+            PoolInputs(
+                theta=int(theta),
+                n=int(sel.sum()),
+                active=float(busy * freq[sel].sum()),
+                fanin=float(positive[sel].mean()),
+                input_density=float(density),
+            )
+        )
+    return pools
+
+
+def plan_layer(
+    items: LayerItems,
+    model: list[PoolInputs],
+    prev: LevelNoise,
+    options: DeepOptions,
+    target: float,
+    width: int | None,
+) -> tuple[list[PoolPlan], LevelNoise, float]:
+    """Pools with their slots (from the model, or ``width`` neurons shared in the model's
+    proportions), the noise handed to the next level and the predicted wrong wires."""
+    sizes = [size_pool(p, options.q, prev, target, options.low, options.high) for p in model]
+    if width is not None:
+        per = 2 if options.ramp else 1
+        budget = max(len(model), width // per)
+        total = max(sum(sizes), 1)
+        sizes = [max(1, int(s * budget / total)) for s in sizes]
+    plans, wrong, on_mass, n_total = [], 0.0, 0.0, 0
+    for pool, slots in zip(model, sizes, strict=True):
+        plans.append(
+            PoolPlan(pool.theta, np.flatnonzero(items.theta == pool.theta), slots, options.q)
+        )
+        w, on = pool_errors(
+            pool, slots, options.q, prev, options.low, options.high, ramp=options.ramp
+        )
+        wrong += w
+        dedicated = slots >= pool.n
+        on_mass += 0.0 if dedicated else on * pool.n
+        n_total += pool.n
+    return plans, LevelNoise(on_mass / max(n_total, 1), options.q), wrong
+
+
+def build_deep_blocks(
+    layered: LayeredCircuit, config, options: DeepOptions | None = None
+) -> tuple[FeatureMap, object, list[LayerBlock], frozenset[str]]:
+    """(input features, embed, blocks, wires stored negated) for ``--method deep``."""
+    options = options or DeepOptions()
+    if not config.error_correction:
+        options = dataclasses.replace(options, ramp=False)
+    rng = np.random.default_rng(config.seed)
+    streams = rng.spawn(2)
+    levels = measure_activity(layered, config.sparsity, streams[1])
+    last = levels[-1]
+    levels[-1] = dataclasses.replace(
+        last,
+        flip=np.zeros_like(last.flip),
+        frequency=np.where(last.flip, 1 - last.frequency, last.frequency),
+    )
+    features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
+    blocks: list[LayerBlock] = []
+    if config.input_dim is not None and config.input_dim < len(layered.inputs):
+        blocks.append(decode_block(levels[0]))
+    prev = CLEAN
+    target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
+    for i, gates in enumerate(layered.layers):
+        items = layer_items(gates, levels[i], levels[i + 1].flip)
+        model = pool_inputs(items, levels[i], levels[i + 1])
+        plans, prev_next, wrong = plan_layer(
+            items, model, prev, options, target / max(len(model), 1), config.width
+        )
+        block = deep_block(
+            gates,
+            levels[i],
+            levels[i + 1].flip,
+            plans,
+            items,
+            options,
+            np.random.default_rng([config.seed, 3, i]),
+        )
+        block.stats["predicted_errors"] = wrong
+        block.stats["predicted_sample_error"] = sample_error([wrong])
+        blocks.append(block)
+        prev = prev_next
+    flipped = frozenset(
+        name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
+    )
+    return features, embed, blocks, flipped
