@@ -179,9 +179,9 @@ SPARSE_ACTIVATIONS = 0.02
 
 
 def _matmul(matrix: Matrix, h: np.ndarray) -> np.ndarray:
-    if sp.issparse(matrix) and h.ndim == 2 and h.size >= 1 << 20:
-        if np.count_nonzero(h) <= SPARSE_ACTIVATIONS * h.size:
-            return np.asarray((matrix @ sp.csr_matrix(h)).toarray(), dtype=DTYPE)
+    sparse = sp.issparse(matrix) and h.ndim == 2 and h.size >= 1 << 20
+    if sparse and np.count_nonzero(h) <= SPARSE_ACTIVATIONS * h.size:
+        return np.asarray((matrix @ sp.csr_matrix(h)).toarray(), dtype=DTYPE)
     threads = min(os.cpu_count() or 1, 8)
     if threads > 1 and sp.issparse(matrix) and matrix.format == "csr" and matrix.nnz > SPLIT_NNZ:
         return _matmul_rows(matrix, h, threads)

@@ -39,7 +39,7 @@ from circuit2mlp.codegen.exact import gate_arrays
 from circuit2mlp.ir import Gate
 
 #: Ramp corners above theta - 1: a slot is 0 up to LOW of cross-talk and 1 from HIGH on.
-LOW, HIGH = 0.25, 0.75
+LOW, HIGH = 0.4, 0.8
 #: Slots per item.
 Q = 8
 
@@ -98,7 +98,8 @@ def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarra
                 parts.append((gi[sel], theta, int(items.sign), w, rows[sel]))
     if not parts:
         empty = np.zeros(0, np.int64)
-        return LayerItems(empty, empty, empty.astype(float), empty, empty, empty.astype(float), consts)
+        none = empty.astype(float)
+        return LayerItems(empty, empty, none, empty, empty, none, consts)
     gate = np.concatenate([p[0] for p in parts])
     order = np.argsort(gate, kind="stable")  # items gate after gate
     theta = np.concatenate([np.full(p[0].size, p[1]) for p in parts])[order]
@@ -168,10 +169,7 @@ def deep_block(
             code, slots = make_code(n, q, pool.slots, rng, options.code)
         # slot weights: every (item, slot) pair copies the item's input entries
         counts = entry_start[pool.items + 1] - entry_start[pool.items]
-        entries = entry_order[
-            np.repeat(entry_start[pool.items], counts)
-            + _ranges(counts)
-        ]
+        entries = entry_order[np.repeat(entry_start[pool.items], counts) + _ranges(counts)]
         owner = np.repeat(np.arange(n), counts)  # position in pool of each entry
         slot = code[owner]  # (e, q)
         w_rows.append((offset + slot).ravel())
@@ -249,9 +247,7 @@ def deep_block(
         "wires_per_neuron": len(gates) / max(neurons, 1),
         "pools": pool_stats,
     }
-    return LayerBlock(
-        sp.csr_matrix(weight, dtype=DTYPE), bias.astype(DTYPE), features, stats
-    )
+    return LayerBlock(sp.csr_matrix(weight, dtype=DTYPE), bias.astype(DTYPE), features, stats)
 
 
 def _ranges(counts: np.ndarray) -> np.ndarray:

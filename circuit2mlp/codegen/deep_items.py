@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def _candidates(k: int) -> list[tuple[tuple[int, ...], int, np.ndarray]]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def gate_items(op: str, in_flips: tuple[bool, ...], out_flip: bool) -> Items:
     """The threshold items of a gate class (see module doc): one item when the function is a
     threshold function, else a greedy disjoint cover of its ON-set."""

@@ -54,9 +54,15 @@ class PoolInputs:
     input_density: float  # active wires / wires in the level below, busy sample
 
 
-def slot_distribution(p_hit: float, cross: float, q_prev: int, low: float, high: float) -> np.ndarray:
-    """Distribution of one inactive item's slot value on the grid 0, 1/GRID, .., 1."""
+def slot_distribution(
+    p_hit: float, cross: float, q_prev: int, low: float, high: float, exposed: float = 1.0
+) -> np.ndarray:
+    """Distribution of one inactive item's slot value on the grid 0, 1/GRID, .., 1: on with
+    probability ``p_hit``; else, with probability ``exposed`` (the slot sits one unit short of
+    its threshold; always in a pool of threshold 1), the ramp of Poisson(``cross``) cross-talk
+    units of 1/``q_prev``."""
     dist = np.zeros(GRID + 1)
+    dist[0] += (1 - p_hit) * (1 - exposed)
     cs = np.arange(0, max(4, int(cross + 10 * math.sqrt(cross + 1)) + 4))
     pc = poisson.pmf(cs, cross) if cross > 0 else (cs == 0).astype(float)
     if q_prev > 0:
@@ -64,7 +70,7 @@ def slot_distribution(p_hit: float, cross: float, q_prev: int, low: float, high:
     else:
         value = np.zeros(cs.size)
     idx = np.rint(value * GRID).astype(int)
-    np.add.at(dist, idx, pc * (1 - p_hit))
+    np.add.at(dist, idx, pc * (1 - p_hit) * exposed)
     dist[GRID] += p_hit
     dist[GRID] += max(0.0, 1.0 - dist.sum())  # tail beyond the cs range: on
     return dist
@@ -76,7 +82,7 @@ def wrong_probability(dist: np.ndarray, q: int) -> float:
     for _ in range(q):
         total = np.convolve(total, dist)
     threshold = GRID * q / 2
-    return float(total[int(math.ceil(threshold - 1e-9)) :].sum())
+    return float(total[math.ceil(threshold - 1e-9) :].sum())
 
 
 def pool_errors(
@@ -96,15 +102,18 @@ def pool_errors(
         q, slots = 1, pool.n
     per_slot = pool.n * q / slots
     p_hit = min(1.0, pool.active * q / slots) if q > 1 else 0.0
-    if pool.theta >= 2 and q > 1:
-        coincidence = poisson.sf(pool.theta - 1, per_slot * pool.fanin * pool.input_density)
-        p_hit = min(1.0, p_hit + float(coincidence))
+    exposed = 1.0
+    if pool.theta >= 2:
+        incidences = per_slot * pool.fanin * pool.input_density
+        exposed = float(poisson.sf(pool.theta - 2, incidences))  # theta - 1 inputs active
+        if q > 1:
+            p_hit = min(1.0, p_hit + float(poisson.sf(pool.theta - 1, incidences)))
     cross = per_slot * pool.fanin * prev.q * prev.p
     if not ramp:  # no margin: any cross-talk passes on; count it as on
         lo = 1.0 / max(prev.q, 1) - 1e-9
-        dist = slot_distribution(p_hit, cross, prev.q, lo, lo + 1e-9)
+        dist = slot_distribution(p_hit, cross, prev.q, lo, lo + 1e-9, exposed)
     else:
-        dist = slot_distribution(p_hit, cross, prev.q, low, high)
+        dist = slot_distribution(p_hit, cross, prev.q, low, high, exposed)
     inactive = max(pool.n - pool.active, 0.0)
     wrong = inactive * wrong_probability(dist, q)
     on = float((dist * np.arange(GRID + 1) / GRID).sum())

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from circuit2mlp.codegen.activity import LevelActivity, measure_activity
+from circuit2mlp.codegen.activity import LevelActivity, level_values, measure_activity
 from circuit2mlp.codegen.blocks import FeatureMap, LayerBlock
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.deep import DeepOptions, LayerItems, PoolPlan, deep_block, layer_items
@@ -27,20 +27,28 @@ from circuit2mlp.codegen.deep_model import (
 )
 from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.ir import LayeredCircuit
+from circuit2mlp.simulate import sparse_inputs
 
+#: Automatic widths get this many times the slots the model asks for: the model takes
+#: cross-talk as independent between slots and puts the onset of the noise chain reaction
+#: about 20 % below where it was measured (100,000 gates per level: model 40,000 neurons,
+#: measured between 40,000 and 50,000), docs/theory.md section 8.
+SAFETY = 1.3
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
 TARGET_SAMPLE_ERROR = 0.003
 
 
-def pool_inputs(items: LayerItems, level: LevelActivity, out: LevelActivity) -> list[PoolInputs]:
-    """The error model's view of each pool of a layer (ascending threshold)."""
-    busy = out.active_p99 / max(out.active_mean, 1e-9) if out.active_mean > 0 else 1.0
-    per_gate = np.bincount(items.gate, minlength=len(out.names)).astype(float)
-    freq = out.frequency[items.gate] / np.maximum(per_gate[items.gate], 1)
+def pool_inputs(items: LayerItems, hot_in: np.ndarray, hot_out: np.ndarray) -> list[PoolInputs]:
+    """The error model's view of each pool of a layer (ascending threshold). ``hot_in`` /
+    ``hot_out``: how often each wire of the level below / of this level is 1 in its stored
+    polarity on exactly-s-hot inputs, the hardest samples verify checks (averaged over k = 0..s
+    the activity is about half as high, and the cross-talk tail is steep in it)."""
+    per_gate = np.bincount(items.gate, minlength=hot_out.size).astype(float)
+    freq = hot_out[items.gate] / np.maximum(per_gate[items.gate], 1)
     positive = np.bincount(
         items.entry_item, weights=(items.entry_weight > 0).astype(float), minlength=items.n
     )
-    density = level.active_p99 / max(len(level.names), 1)
+    density = float(hot_in.sum()) / max(hot_in.size, 1)
     pools = []
     for theta in np.unique(items.theta).tolist():
         sel = items.theta == theta
@@ -48,12 +56,28 @@ def pool_inputs(items: LayerItems, level: LevelActivity, out: LevelActivity) -> 
             PoolInputs(
                 theta=int(theta),
                 n=int(sel.sum()),
-                active=float(busy * freq[sel].sum()),
+                active=float(freq[sel].sum()),
                 fanin=float(positive[sel].mean()),
-                input_density=float(density),
+                input_density=density,
             )
         )
     return pools
+
+
+def hot_frequencies(
+    layered: LayeredCircuit, levels: list[LevelActivity], sparsity: int, seed: int
+) -> list[np.ndarray]:
+    """Per level, how often each wire is 1 in its stored polarity on exactly-s-hot inputs
+    (512 seeded samples, bit-parallel simulation)."""
+    m = len(layered.inputs)
+    rng = np.random.default_rng([seed, 4])
+    x = sparse_inputs(m, min(sparsity, m), 512, rng)
+    n = max(x.shape[0], 1)
+    out = []
+    for level, rows in zip(levels, level_values(layered, x), strict=True):
+        ones = np.bitwise_count(rows).sum(axis=1) / n if rows.size else np.zeros(len(level.names))
+        out.append(np.where(level.flip, 1.0 - ones, ones))
+    return out
 
 
 def plan_layer(
@@ -67,6 +91,7 @@ def plan_layer(
     """Pools with their slots (from the model, or ``width`` neurons shared in the model's
     proportions), the noise handed to the next level and the predicted wrong wires."""
     sizes = [size_pool(p, options.q, prev, target, options.low, options.high) for p in model]
+    sizes = [min(p.n, int(SAFETY * s)) for s, p in zip(sizes, model, strict=True)]
     if width is not None:
         per = 2 if options.ramp else 1
         budget = max(len(model), width // per)
@@ -107,11 +132,12 @@ def build_deep_blocks(
     blocks: list[LayerBlock] = []
     if config.input_dim is not None and config.input_dim < len(layered.inputs):
         blocks.append(decode_block(levels[0]))
+    hot = hot_frequencies(layered, levels, config.sparsity, config.seed)
     prev = CLEAN
     target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
     for i, gates in enumerate(layered.layers):
         items = layer_items(gates, levels[i], levels[i + 1].flip)
-        model = pool_inputs(items, levels[i], levels[i + 1])
+        model = pool_inputs(items, hot[i], hot[i + 1])
         plans, prev_next, wrong = plan_layer(
             items, model, prev, options, target / max(len(model), 1), config.width
         )
