@@ -78,6 +78,7 @@ class LayerItems:
 def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarray) -> LayerItems:
     """Threshold items of every gate over the stored features of ``level`` (vectorised per
     class of (op, fan-in, effective input polarities, output polarity))."""
+    n_in = len(level.names)
     arrays = gate_arrays(gates, {name: i for i, name in enumerate(level.names)})
     flips = np.asarray(level.flip, dtype=bool)
     out_flip = np.asarray(out_flip, dtype=bool)
@@ -115,14 +116,50 @@ def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarra
                 e_item.append(ids)
                 e_feat.append(p[4][:, pos])
                 e_w.append(np.full(ids.size, float(w)))
-    return LayerItems(
-        gate[order],
-        theta,
-        sign,
-        np.concatenate(e_item),
-        np.concatenate(e_feat),
-        np.concatenate(e_w),
-        consts,
+    item, feat, weight = _combine(
+        np.concatenate(e_item), np.concatenate(e_feat), np.concatenate(e_w), n_in
+    )
+    return LayerItems(gate[order], theta, sign, item, feat, weight, consts)
+
+
+def _combine(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries with equal (row, col) summed (a gate reading one wire twice), sorted by row
+    then col; zero sums dropped."""
+    key = rows.astype(np.int64) * n_cols + cols
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    if key.size == 0:
+        return rows[:0], cols[:0], vals[:0]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    total = np.add.reduceat(vals[order], starts)
+    keep = total != 0
+    first = key[starts][keep]
+    return first // n_cols, first % n_cols, total[keep]
+
+
+def slot_weights(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """Slot x feature weights from (slot, feature, item weight) entries, one per hosted item:
+    items of one slot that read the same wire count it at most as much as the strongest of
+    them (the sum clipped to [min(0, least), max(0, largest)]). Without this an active wire
+    read by two AND items of one slot would fire the slot alone."""
+    key = rows.astype(np.int64) * shape[1] + cols
+    order = np.argsort(key, kind="stable")
+    key, vals = key[order], vals[order]
+    if key.size == 0:
+        return sp.csr_matrix(shape, dtype=np.float64)
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    total = np.add.reduceat(vals, starts)
+    high = np.maximum(np.maximum.reduceat(vals, starts), 0.0)
+    low = np.minimum(np.minimum.reduceat(vals, starts), 0.0)
+    coef = np.clip(total, low, high)
+    first = key[starts]
+    keep = coef != 0
+    return sp.csr_matrix(
+        (coef[keep], (first[keep] // shape[1], first[keep] % shape[1])), shape=shape
     )
 
 
@@ -193,19 +230,13 @@ def deep_block(
         )
         offset += slots
     total_slots = offset
-    rows = np.concatenate(w_rows) if w_rows else np.zeros(0, np.int64)
-    z = sp.csr_matrix(
-        (
-            np.concatenate(w_vals) if w_vals else np.zeros(0),
-            (rows, np.concatenate(w_cols) if w_cols else np.zeros(0, np.int64)),
-        ),
-        shape=(total_slots, n_in),
+    empty = np.zeros(0, np.int64)
+    z = slot_weights(
+        np.concatenate(w_rows) if w_rows else empty,
+        np.concatenate(w_cols) if w_cols else empty,
+        np.concatenate(w_vals) if w_vals else np.zeros(0),
+        (total_slots, n_in),
     )
-    z.sum_duplicates()
-    # Two items of a slot reading the same wire must not count it twice: an active wire read
-    # by two AND items of one slot would otherwise fire it alone.
-    np.clip(z.data, -1.0, 1.0, out=z.data)
-    z.eliminate_zeros()
     base = np.concatenate(biases) if biases else np.zeros(0)
     if center_inputs is not None:  # inputs read c too high: the slot's sum is c * sum(w) high
         base = base + z @ center_inputs
