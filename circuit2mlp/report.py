@@ -18,8 +18,8 @@ def _ratio(a: int, b: int) -> str:
 
 def render_compile(report: CompileReport, console: Console) -> None:
     """Per-layer table (kind, gates, carries, neurons, superposed vs dedicated gates, how many
-    of the dedicated ones clean their inputs' noise, predicted wrong wires per sample) and
-    totals vs the exact method."""
+    of the dedicated ones clean their inputs' noise, wires per neuron, predicted wrong wires
+    per sample) and totals vs the exact method."""
     table = Table(title=f"compile {report.circuit} ({report.method})")
     columns = (
         "layer",
@@ -30,6 +30,8 @@ def render_compile(report: CompileReport, console: Console) -> None:
         "superposed",
         "dedicated",
         "clean",
+        "exact",
+        "wires/neuron",
         "pred. err",
     )
     for col in columns:
@@ -45,6 +47,8 @@ def render_compile(report: CompileReport, console: Console) -> None:
             str(row.get("superposed_gates", 0)),
             str(row.get("exact_gates", 0)),
             str(row.get("clean_gates", 0)),
+            str(row.get("exact_neurons", "-")),
+            f"{row['features'] / row['neurons']:.2f}" if row.get("neurons") else "-",
             f"{predicted:.2g}" if predicted else "-",
         )
     console.print(table)

@@ -26,6 +26,8 @@ from circuit2mlp.codegen.deep_model import (
     size_pool,
 )
 from circuit2mlp.codegen.embedding import input_embedding
+from circuit2mlp.codegen.exact import gate_arrays
+from circuit2mlp.codegen.superposed import exact_neurons_of
 from circuit2mlp.ir import LayeredCircuit
 from circuit2mlp.simulate import sparse_inputs
 
@@ -112,6 +114,46 @@ def plan_layer(
     return plans, LevelNoise(on_mass / max(n_total, 1), options.q), wrong
 
 
+def _levels(layered: LayeredCircuit, config) -> list[LevelActivity]:
+    """Activity of every level; outputs are read in their true polarity."""
+    rng = np.random.default_rng(config.seed)
+    levels = measure_activity(layered, config.sparsity, rng.spawn(2)[1])
+    last = levels[-1]
+    levels[-1] = dataclasses.replace(
+        last,
+        flip=np.zeros_like(last.flip),
+        frequency=np.where(last.flip, 1 - last.frequency, last.frequency),
+    )
+    return levels
+
+
+def _plans(layered: LayeredCircuit, config, options: DeepOptions, levels: list[LevelActivity]):
+    """Per layer (items, pool plans, predicted wrong wires), in order."""
+    hot = hot_frequencies(layered, levels, config.sparsity, config.seed)
+    prev = CLEAN
+    target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
+    for i, gates in enumerate(layered.layers):
+        items = layer_items(gates, levels[i], levels[i + 1].flip)
+        model = pool_inputs(items, hot[i], hot[i + 1])
+        plans, prev, wrong = plan_layer(
+            items, model, prev, options, target / max(len(model), 1), config.width
+        )
+        yield items, plans, wrong
+
+
+def predicted_neurons(layered: LayeredCircuit, config) -> int:
+    """Neurons the deep method would use at its automatic width (no weights built)."""
+    options = DeepOptions()
+    per = 2 if options.ramp else 1
+    levels = _levels(layered, config)
+    total = 0
+    for _, plans, _ in _plans(layered, config, options, levels):
+        for plan in plans:
+            dedicated = plan.slots >= plan.items.size
+            total += per * (plan.items.size if dedicated else plan.slots)
+    return total
+
+
 def build_deep_blocks(
     layered: LayeredCircuit, config, options: DeepOptions | None = None
 ) -> tuple[FeatureMap, object, list[LayerBlock], frozenset[str]]:
@@ -121,26 +163,15 @@ def build_deep_blocks(
         options = dataclasses.replace(options, ramp=False)
     rng = np.random.default_rng(config.seed)
     streams = rng.spawn(2)
-    levels = measure_activity(layered, config.sparsity, streams[1])
-    last = levels[-1]
-    levels[-1] = dataclasses.replace(
-        last,
-        flip=np.zeros_like(last.flip),
-        frequency=np.where(last.flip, 1 - last.frequency, last.frequency),
-    )
+    levels = _levels(layered, config)
     features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
     blocks: list[LayerBlock] = []
     if config.input_dim is not None and config.input_dim < len(layered.inputs):
         blocks.append(decode_block(levels[0]))
-    hot = hot_frequencies(layered, levels, config.sparsity, config.seed)
-    prev = CLEAN
-    target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
-    for i, gates in enumerate(layered.layers):
-        items = layer_items(gates, levels[i], levels[i + 1].flip)
-        model = pool_inputs(items, hot[i], hot[i + 1])
-        plans, prev_next, wrong = plan_layer(
-            items, model, prev, options, target / max(len(model), 1), config.width
-        )
+    plans_iter = _plans(layered, config, options, levels)
+    for i, (gates, (items, plans, wrong)) in enumerate(
+        zip(layered.layers, plans_iter, strict=True)
+    ):
         block = deep_block(
             gates,
             levels[i],
@@ -150,10 +181,12 @@ def build_deep_blocks(
             options,
             np.random.default_rng([config.seed, 3, i]),
         )
+        block.stats["exact_neurons"] = exact_neurons_of(
+            gate_arrays(gates, {name: j for j, name in enumerate(levels[i].names)})
+        )
         block.stats["predicted_errors"] = wrong
         block.stats["predicted_sample_error"] = sample_error([wrong])
         blocks.append(block)
-        prev = prev_next
     flipped = frozenset(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
