@@ -278,11 +278,16 @@ def feature_dictionary(
                     "partner": fmap.names[partner] if partner >= 0 else None,
                 }
             )
+        per_neuron = np.bincount(r.indices, minlength=r.shape[1])  # wires reading each neuron
+        used = per_neuron[per_neuron > 0]
         out_levels.append(
             {
                 "level": level,
                 "width": int(r.shape[1]),
                 "features": len(fmap.names),
+                "wires_per_neuron": round(len(fmap.names) / max(r.shape[1], 1), 6),
+                "wires_on_a_neuron_mean": round(float(used.mean()), 6) if used.size else 0.0,
+                "wires_on_a_neuron_max": int(used.max()) if used.size else 0,
                 "readout_nnz": int(r.nnz),
                 "interference": inter.to_dict(fmap.names),
                 "wires": wires,

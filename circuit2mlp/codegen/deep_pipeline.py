@@ -31,11 +31,6 @@ from circuit2mlp.codegen.superposed import exact_neurons_of
 from circuit2mlp.ir import LayeredCircuit
 from circuit2mlp.simulate import sparse_inputs
 
-#: Automatic widths get this many times the slots the model asks for: the model takes
-#: cross-talk as independent between slots and puts the onset of the noise chain reaction
-#: about 20 % below where it was measured (100,000 gates per level: model 40,000 neurons,
-#: measured between 40,000 and 50,000), docs/theory.md section 8.
-SAFETY = 1.3
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
 TARGET_SAMPLE_ERROR = 0.003
 
@@ -93,7 +88,6 @@ def plan_layer(
     """Pools with their slots (from the model, or ``width`` neurons shared in the model's
     proportions), the noise handed to the next level and the predicted wrong wires."""
     sizes = [size_pool(p, options.q, prev, target, options.low, options.high) for p in model]
-    sizes = [min(p.n, int(SAFETY * s)) for s, p in zip(sizes, model, strict=True)]
     if width is not None:
         per = 2 if options.ramp else 1
         budget = max(len(model), width // per)

@@ -128,7 +128,10 @@ def features_cmd(
             f"{inter['overlapping_pairs']} overlapping pairs found"
         )
         out.append(
-            f"level {lvl['level']}: {lvl['width']} neurons, {lvl['features']} wires, "
+            f"level {lvl['level']}: {lvl['width']} neurons, {lvl['features']} wires "
+            f"({_fmt(lvl['wires_per_neuron'])} per neuron; a neuron serves "
+            f"{_fmt(lvl['wires_on_a_neuron_mean'])} wires on average, at most "
+            f"{lvl['wires_on_a_neuron_max']}), "
             f"read-off nnz {lvl['readout_nnz']}; interference max {_fmt(inter['max'])} "
             f"mean {_fmt(inter['mean'])} ({how})"
         )
