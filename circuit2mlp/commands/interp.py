@@ -392,10 +392,19 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
             str(r["wires"]),
             *(f"{r['off_by'][t]:.4f}" for t in ("0.1", "0.25", "0.5")),
             f"{r['noisy_wires_per_sample']:.3f}",
+            f"{r['active_neurons_per_sample']:.1f}",
         ]
         for r in rows
     ]
-    header = ["level", "wires", "off >0.1", "off >0.25", "off >0.5", "wires >0.1/sample"]
+    header = [
+        "level",
+        "wires",
+        "off >0.1",
+        "off >0.25",
+        "off >0.5",
+        "wires >0.1/sample",
+        "neurons on/sample",
+    ]
     console.print(_table(table, header), markup=False, highlight=False)
 
 
