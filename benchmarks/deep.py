@@ -8,6 +8,12 @@ Not a test: run from the repository root. Two modes:
   source gate, the 3-hot (hardest k) sample error, the model's prediction, compile and verify
   seconds and the peak resident memory. ``--no-error-correction`` for the variant without
   thresholds.
+* ``blocks``: build the layer blocks of ``random_circuit(m, m, depth)`` with the given slot
+  knobs (``--q``, ``--low``, ``--high``, ``--no-error-correction``) at ``--width`` and run
+  ``--samples`` exactly-s-hot samples through them in feature space (the numbers the network
+  computes, without assembling its weights): per level, the share of samples with a wrong
+  wire so far, wires off by more than 0.1 and neurons on per sample. The levers table of
+  docs/theory.md section 8 and the with/without error-correction rows come from this mode.
 * ``scaling``: per m, the smallest width (geometric grid) whose 3-hot sample error is at most
   1 %, found with a feature-space forward pass of the layer blocks (the same numbers the
   network computes, without assembling the weights), then the fitted exponent of neurons per
@@ -105,6 +111,62 @@ def feature_error(layered, blocks, flipped, samples: int, sparsity: int, seed: i
     return float(((out > 0.5) != truth).any(axis=0).mean())
 
 
+def blocks_run(args: argparse.Namespace) -> dict:
+    """Per-level figures of the blocks in feature space (see module doc)."""
+    from circuit2mlp.codegen.activity import level_values
+    from circuit2mlp.codegen.deep import DeepOptions
+    from circuit2mlp.codegen.deep_pipeline import build_deep_blocks
+    from circuit2mlp.compiler import CompileConfig, lower
+    from circuit2mlp.generate import random_circuit
+    from circuit2mlp.simulate import sparse_inputs, unpack_bits
+
+    layered = lower(random_circuit(args.m, args.m, args.depth, seed=args.seed), CompileConfig())
+    options = DeepOptions(q=args.q, low=args.low, high=args.high, ramp=not args.no_error_correction)
+    config = CompileConfig(method="deep", width=args.width, seed=args.seed)
+    start = time.time()
+    _, _, blocks, flipped = build_deep_blocks(layered, config, options)
+    built = time.time() - start
+    n = args.samples
+    x = sparse_inputs(len(layered.inputs), args.sparsity, n, np.random.default_rng(args.seed + 7))
+    values = level_values(layered, x)
+    f = np.asarray(x.T, dtype=np.float32)
+    bad = np.zeros(n, dtype=bool)
+    levels = []
+    for level, block in enumerate(blocks, start=1):
+        h = np.maximum(block.weight @ f + block.bias[:, None], 0)
+        f = block.features.readout @ h + block.features.bias[:, None]
+        flip = np.array([name in flipped for name in block.features.names])
+        truth = unpack_bits(values[level], n).astype(np.float32)
+        truth = truth if truth.shape == f.shape else truth.T
+        truth = np.where(flip[:, None], 1 - truth, truth)
+        off = np.abs(f - truth)
+        bad |= (off > 0.5).any(axis=0)
+        levels.append(
+            {
+                "level": level,
+                "wrong_samples_so_far": float(bad.mean()),
+                "wires_off_0.1_per_sample": float((off > 0.1).sum() / n),
+                "neurons_on_per_sample": float((h > 0).sum() / n),
+            }
+        )
+        print(levels[-1], flush=True)
+    return {
+        "m": args.m,
+        "depth": args.depth,
+        "width": args.width,
+        "q": args.q,
+        "low": args.low,
+        "high": args.high,
+        "error_correction": not args.no_error_correction,
+        "neurons": sum(b.neurons for b in blocks),
+        "neurons_per_gate": sum(b.neurons for b in blocks) / (args.m * args.depth),
+        "samples": n,
+        "build_seconds": built,
+        "peak_rss_gib": _peak_gib(),
+        "levels": levels,
+    }
+
+
 def scaling(args: argparse.Namespace) -> dict:
     """Smallest width per m with at most ``args.target`` wrong 3-hot samples."""
     from circuit2mlp.codegen.deep_pipeline import build_deep_blocks
@@ -171,7 +233,7 @@ def plot(data: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("point", "scaling"))
+    parser.add_argument("mode", choices=("point", "blocks", "scaling"))
     parser.add_argument("-m", type=int, default=100_000, help="gates per level (point)")
     parser.add_argument("--ms", type=lambda s: [int(v) for v in s.split(",")], default=None)
     parser.add_argument("--depth", type=int, default=8)
@@ -182,11 +244,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=0.01)
     parser.add_argument("--no-error-correction", action="store_true")
+    parser.add_argument("--q", type=int, default=8, help="slots per item (blocks)")
+    parser.add_argument("--low", type=float, default=0.4, help="lower ramp corner (blocks)")
+    parser.add_argument("--high", type=float, default=0.8, help="upper ramp corner (blocks)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    if args.mode == "point":
-        result = point(args)
-        path = OUT / "deep_points.json"
+    if args.mode in ("point", "blocks"):
+        result = point(args) if args.mode == "point" else blocks_run(args)
+        path = OUT / f"deep_{args.mode}.json"
         data = json.loads(path.read_text()) if path.exists() else {"points": []}
         data["points"].append(result)
         data["machine"] = machine(load, **cpu_facts(), memory_gib=24)
