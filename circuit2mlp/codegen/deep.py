@@ -202,7 +202,7 @@ def deep_block(
         if pool.slots >= n or pool.q <= 1:
             code, slots, q = np.arange(n, dtype=np.int64)[:, None], n, 1
         else:
-            q = pool.q
+            q = min(pool.q, pool.slots)  # a forced width too small for q slots per item
             code, slots = make_code(n, q, pool.slots, rng, options.code)
         # slot weights: every (item, slot) pair copies the item's input entries
         counts = entry_start[pool.items + 1] - entry_start[pool.items]
