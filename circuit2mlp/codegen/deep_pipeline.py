@@ -99,18 +99,21 @@ def plan_layer(
     ]
     sizes = [max(s, min(f, p.n)) for s, f, p in zip(sizes, floors, model, strict=True)]
     if width is not None:
+        # coincidence pools get their floor, the linear pools (the critical ones) the rest
         per = 2 if options.ramp else 1
         budget = max(len(model), width // per)
-        total = max(sum(sizes), 1)
-        sizes = [max(1, int(s * budget / total)) for s in sizes]
-        # coincidence pools keep their floor; the linear pools give way
-        short = sum(max(0, min(f, p.n) - s) for s, f, p in zip(sizes, floors, model, strict=True))
-        if short:
-            free = sum(s for s, p in zip(sizes, model, strict=True) if p.theta == 1) or 1
-            sizes = [
-                max(s, min(f, p.n)) if p.theta >= 2 else max(1, s - int(short * s / free))
-                for s, f, p in zip(sizes, floors, model, strict=True)
-            ]
+        if not any(p.theta == 1 for p in model):  # coincidence pools only: share the width
+            floors = [0] * len(model)
+        fixed = [min(f, p.n) if p.theta >= 2 else 0 for f, p in zip(floors, model, strict=True)]
+        linear = [
+            s if p.theta == 1 or not f else 0 for s, f, p in zip(sizes, fixed, model, strict=True)
+        ]
+        room = max(len(model), budget - sum(fixed))
+        total = max(sum(linear), 1)
+        sizes = [
+            max(1, int(s * room / total)) if s else max(1, f)
+            for s, f, p in zip(linear, fixed, model, strict=True)
+        ]
     plans, wrong, on_mass, n_total = [], 0.0, 0.0, 0
     for pool, slots in zip(model, sizes, strict=True):
         plans.append(
