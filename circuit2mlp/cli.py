@@ -133,7 +133,8 @@ def cli() -> None:
     show_default=True,
     help="superposed: our construction (balanced wiring, centred read-offs, exact gadgets "
     "where cheaper, error control); paper: Hänni et al. (2024) as published; exact: one "
-    "dedicated ReLU gadget per gate, no superposition.",
+    "dedicated ReLU gadget per gate, no superposition; deep: every level's wires (carries "
+    "included) superposed on thresholded slots, for wide sparse circuits.",
 )
 @click.option(
     "--width",

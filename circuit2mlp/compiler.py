@@ -20,7 +20,7 @@ from circuit2mlp.ir import Circuit, LayeredCircuit
 from circuit2mlp.network import Network
 
 #: Construction methods; the first is the default.
-METHODS = ("superposed", "paper", "exact", "dense")
+METHODS = ("superposed", "paper", "exact", "deep", "dense")
 
 
 @dataclass(frozen=True)

@@ -278,11 +278,16 @@ def feature_dictionary(
                     "partner": fmap.names[partner] if partner >= 0 else None,
                 }
             )
+        per_neuron = np.bincount(r.indices, minlength=r.shape[1])  # wires reading each neuron
+        used = per_neuron[per_neuron > 0]
         out_levels.append(
             {
                 "level": level,
                 "width": int(r.shape[1]),
                 "features": len(fmap.names),
+                "wires_per_neuron": round(len(fmap.names) / max(r.shape[1], 1), 6),
+                "wires_on_a_neuron_mean": round(float(used.mean()), 6) if used.size else 0.0,
+                "wires_on_a_neuron_max": int(used.max()) if used.size else 0,
                 "readout_nnz": int(r.nnz),
                 "interference": inter.to_dict(fmap.names),
                 "wires": wires,
@@ -570,6 +575,7 @@ def wire_noise(
     wires: dict[int, int] = {}
     over: dict[int, np.ndarray] = {}  # per level: samples with a wire off by > each threshold
     noisy: dict[int, int] = {}  # per level: (wire, sample) pairs off by > the smallest
+    firing: dict[int, int] = {}  # per level: (neuron, sample) pairs above 0
 
     for start in range(0, x.shape[0], chunk):
         part = x[start : start + chunk]
@@ -586,6 +592,7 @@ def wire_noise(
             off = np.abs(read - np.stack([known[fmap.names[f]] for f in idx]))
             off[~np.isfinite(off)] = np.inf  # a blown-up read-off is as far off as it gets
             worst = off.max(axis=0)
+            firing[level] = firing.get(level, 0) + int(np.count_nonzero(h))
             wires[level] = len(idx)
             over[level] = over.get(level, 0) + np.array([(worst > t).sum() for t in thresholds])
             noisy[level] = noisy.get(level, 0) + int((off > min(thresholds)).sum())
@@ -599,6 +606,9 @@ def wire_noise(
             "samples": int(x.shape[0]),
             "off_by": {str(t): float(c) / n for t, c in zip(thresholds, over[level], strict=True)},
             "noisy_wires_per_sample": noisy[level] / n,
+            # neurons on per sample: in thresholded networks (--method deep) it rises above
+            # what the active wires need before any wire reads wrong, an early warning
+            "active_neurons_per_sample": firing[level] / n,
         }
         for level in sorted(wires)
     ]

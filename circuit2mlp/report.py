@@ -18,9 +18,10 @@ def _ratio(a: int, b: int) -> str:
 
 def render_compile(report: CompileReport, console: Console) -> None:
     """Per-layer table (kind, gates, carries, neurons, and the gates by how they were emitted:
-    on shared neurons, on dedicated gadgets or neurons, on clean gadgets; predicted wrong wires
-    per sample; for an automatic width, the hardest level's measured sample error), totals vs
-    the exact method, and one line when a superposed compile fell back to exact gadgets."""
+    on shared neurons, on dedicated gadgets or neurons, on clean gadgets; wires per neuron;
+    predicted wrong wires per sample; for an automatic width, the hardest level's measured
+    sample error), totals vs the exact method, and one line when a superposed compile fell
+    back to exact gadgets."""
     table = Table(title=f"compile {report.circuit} ({report.method})")
     columns = (
         "layer",
@@ -31,6 +32,8 @@ def render_compile(report: CompileReport, console: Console) -> None:
         "shared",
         "dedicated",
         "clean",
+        "exact",
+        "wires/neuron",
         "pred. err",
         "checked err",
     )
@@ -49,6 +52,8 @@ def render_compile(report: CompileReport, console: Console) -> None:
             str(row.get("shared_gates", 0)),
             str(row.get("dedicated_gates", 0)),
             str(row.get("clean_gates", 0)),
+            str(row.get("exact_neurons", "-")),
+            f"{row['features'] / row['neurons']:.2f}" if row.get("neurons") else "-",
             f"{predicted:.2g}" if predicted else "-",
             "-" if checked is None else f"{checked:.2g}",
         )

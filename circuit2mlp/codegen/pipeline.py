@@ -61,6 +61,10 @@ def build_blocks(
     ``config.method``. Feature maps of a negated wire read ``1 - wire``. ``progress(text)``
     hears about each layer and each width tried."""
     say = progress or (lambda text: None)
+    if config.method == "deep" or _deep_is_cheaper(layered, config):
+        from circuit2mlp.codegen.deep_pipeline import build_deep_blocks
+
+        return build_deep_blocks(layered, config)
     rng = np.random.default_rng(config.seed)
     streams = rng.spawn(2)
     if config.method == "exact":
@@ -191,6 +195,27 @@ def build_blocks(
         name for level in levels for name, f in zip(level.names, level.flip, strict=True) if f
     )
     return features, embed, blocks, flipped
+
+
+#: The default method considers the deep construction (every level in superposition) for
+#: circuits with a level at least this wide: below it the deep method needs more neurons
+#: than gates (its width grows like sqrt(m), docs/theory.md section 8), and small circuits
+#: keep exactly the weights they had.
+DEEP_MIN_WIRES = 20_000
+
+
+def _deep_is_cheaper(layered: LayeredCircuit, config) -> bool:
+    """Whether ``superposed`` at the automatic width should use the deep construction: a
+    wide level, and the deep error model's neurons below the exact gadgets' (the superposed
+    layers of sparse random circuits cost about as much as exact gadgets)."""
+    if config.method != "superposed" or config.width is not None or config.input_dim is not None:
+        return False
+    if max((len(layer) for layer in layered.layers), default=0) < DEEP_MIN_WIRES:
+        return False
+    from circuit2mlp.codegen.deep_pipeline import predicted_neurons
+    from circuit2mlp.codegen.exact import exact_neuron_count
+
+    return predicted_neurons(layered, config) < exact_neuron_count(layered)
 
 
 def _next_width(shared: int, rate: float, allowed: float) -> int:

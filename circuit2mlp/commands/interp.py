@@ -128,7 +128,10 @@ def features_cmd(
             f"{inter['overlapping_pairs']} overlapping pairs found"
         )
         out.append(
-            f"level {lvl['level']}: {lvl['width']} neurons, {lvl['features']} wires, "
+            f"level {lvl['level']}: {lvl['width']} neurons, {lvl['features']} wires "
+            f"({_fmt(lvl['wires_per_neuron'])} per neuron; a neuron serves "
+            f"{_fmt(lvl['wires_on_a_neuron_mean'])} wires on average, at most "
+            f"{lvl['wires_on_a_neuron_max']}), "
             f"read-off nnz {lvl['readout_nnz']}; interference max {_fmt(inter['max'])} "
             f"mean {_fmt(inter['mean'])} ({how})"
         )
@@ -389,10 +392,19 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
             str(r["wires"]),
             *(f"{r['off_by'][t]:.4f}" for t in ("0.1", "0.25", "0.5")),
             f"{r['noisy_wires_per_sample']:.3f}",
+            f"{r['active_neurons_per_sample']:.1f}",
         ]
         for r in rows
     ]
-    header = ["level", "wires", "off >0.1", "off >0.25", "off >0.5", "wires >0.1/sample"]
+    header = [
+        "level",
+        "wires",
+        "off >0.1",
+        "off >0.25",
+        "off >0.5",
+        "wires >0.1/sample",
+        "neurons on/sample",
+    ]
     console.print(_table(table, header), markup=False, highlight=False)
 
 

@@ -1,0 +1,149 @@
+"""The ``deep`` method: every level in superposition, checked against the bit-parallel
+simulator (the oracle) and against its own error model."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from circuit2mlp.codegen.deep_items import gate_items
+from circuit2mlp.codegen.deep_model import sample_error
+from circuit2mlp.compiler import CompileConfig, compile_circuit
+from circuit2mlp.generate import random_circuit
+from circuit2mlp.ir import Circuit, Cover, Gate, op_profile
+from circuit2mlp.simulate import all_inputs, simulate, sparse_inputs
+from tests.strategies import circuits
+
+COMPLEMENT = {"AND": "NAND", "OR": "NOR", "XOR": "XNOR"}
+
+
+def mixed_circuit(width: int, depth: int, fan_in: int, seed: int) -> Circuit:
+    """A random sparse layered circuit with every gate kind: the generator's AND, OR, XOR,
+    AND with negated inputs and MAJ3, a quarter of the gates replaced by their complement
+    (NAND, NOR, XNOR, OFF-set cubes: dense wires the compiler stores negated) and some ORs
+    turned into OR(a, NOT b) (an OFF-set cube)."""
+    base = random_circuit(width, width, depth, fan_in=fan_in, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    gates = []
+    for gate in base.gates:
+        roll = rng.random()
+        if roll < 0.25 and gate.op in COMPLEMENT:
+            gate = Gate(gate.name, COMPLEMENT[gate.op], gate.fanin)
+        elif roll < 0.25 and gate.op == "SOP":
+            gate = Gate(gate.name, "SOP", gate.fanin, Cover(gate.cover.cubes, onset=False))
+        elif roll > 0.9 and gate.op == "OR":
+            cube = "0" + "1" * (len(gate.fanin) - 1)
+            gate = Gate(gate.name, "SOP", gate.fanin, Cover((cube,), onset=False))
+        gates.append(gate)
+    return Circuit.make(base.name, base.inputs, base.outputs, gates)
+
+
+def sample_errors(circuit: Circuit, network, k: int, n: int, seed: int = 5) -> np.ndarray:
+    """Per sample: does any output bit differ from the simulator's?"""
+    x = sparse_inputs(len(circuit.inputs), k, n, np.random.default_rng(seed))
+    want = simulate(circuit, x).astype(bool)
+    got = network.forward(x) > 0.5
+    return (want != got).any(axis=1)
+
+
+@pytest.mark.parametrize("op", ["AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ", "BUF"])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_items_are_the_gate(op: str, k: int) -> None:
+    """For every polarity of inputs and output, const + sign * sum of items equals the gate
+    on every input, and at most one item is on (disjoint supports)."""
+    if op == "BUF" and k != 1:
+        return
+    profile = op_profile(op, k)
+    for flips in itertools.product([False, True], repeat=k):
+        for out_flip in (False, True):
+            items = gate_items(op, flips, out_flip)
+            for x in itertools.product([0, 1], repeat=k):
+                true = [a ^ int(f) for a, f in zip(x, flips, strict=True)]
+                want = profile[sum(true)] ^ int(out_flip)
+                on = [
+                    int(np.dot(w, x) >= t)
+                    for w, t in zip(items.weights, items.thresholds, strict=True)
+                ]
+                assert sum(on) <= 1
+                assert items.const + items.sign * sum(on) == want
+
+
+def test_common_gates_are_one_item() -> None:
+    """The kinds of sparse circuits take one slot item each (XOR two)."""
+    assert gate_items("OR", (False, False), False).thresholds == (1,)
+    assert gate_items("AND", (False, False), False).thresholds == (2,)
+    assert gate_items("AND", (False, True), False).weights == ((1, -1),)
+    assert gate_items("NAND", (False, False), True).thresholds == (2,)
+    assert gate_items("MAJ", (False,) * 3, False).thresholds == (2,)
+    assert len(gate_items("XOR", (False, False), False).weights) == 2
+
+
+@pytest.fixture(scope="module")
+def wide() -> tuple[Circuit, object, object]:
+    """32,000 gates per level, fan-in 3, every kind, compiled at a fixed width below one
+    neuron per gate."""
+    circuit = mixed_circuit(32_000, 2, 3, seed=3)
+    network, report = compile_circuit(
+        circuit, CompileConfig(method="deep", sparsity=3, width=29_000, seed=0)
+    )
+    return circuit, network, report
+
+
+def test_fixed_width_superposes_every_level(wide) -> None:
+    """Fewer neurons than gates on every level (no fall-back to gadgets), and the outputs
+    agree with the simulator on 3-hot inputs."""
+    circuit, network, report = wide
+    for row in report.layers:
+        assert row["kind"] == "deep"
+        assert row["neurons"] < 0.95 * row["features"]
+        assert row["wires_per_neuron"] > 1.0
+    wrong = sample_errors(circuit, network, 3, 400)
+    assert wrong.mean() <= 0.01
+
+
+def test_error_within_model(wide) -> None:
+    """The measured share of wrong 3-hot samples is within the error model's prediction (with
+    room for sampling noise: at most predicted + 1 % on 400 samples)."""
+    circuit, network, report = wide
+    predicted = sample_error([r["predicted_errors"] for r in report.layers])
+    wrong = sample_errors(circuit, network, 3, 400, seed=9)
+    assert wrong.mean() <= 2 * predicted + 0.01
+
+
+def test_fan_in_two_kinds() -> None:
+    """Fan-in 2 mix (AND, OR, XOR, AND(a, NOT b), complements) at a fixed width."""
+    circuit = mixed_circuit(24_000, 2, 2, seed=4)
+    network, report = compile_circuit(
+        circuit, CompileConfig(method="deep", sparsity=3, width=22_000, seed=1)
+    )
+    assert all(r["neurons"] < r["features"] for r in report.layers)
+    assert sample_errors(circuit, network, 3, 300).mean() <= 0.01
+    assert sample_errors(circuit, network, 1, 200).mean() == 0.0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(circuits(max_inputs=5, max_gates=10))
+def test_exact_with_enough_width(circuit: Circuit) -> None:
+    """Given enough width every pool is dedicated (one slot per item) and the network is
+    exact on every <= s-hot input."""
+    s = 3
+    network, _ = compile_circuit(circuit, CompileConfig(method="deep", sparsity=s, width=10**6))
+    x = all_inputs(len(circuit.inputs))
+    x = x[x.sum(axis=1) <= s]
+    want = simulate(circuit, x).astype(bool)
+    got = network.forward(x)
+    assert np.array_equal(got > 0.5, want)
+    assert np.abs(got - want).max() < 1e-4
+
+
+def test_same_seed_same_weights() -> None:
+    circuit = mixed_circuit(2_000, 2, 2, seed=2)
+    config = CompileConfig(method="deep", sparsity=3, width=1_500, seed=4)
+    a, _ = compile_circuit(circuit, config)
+    b, _ = compile_circuit(circuit, config)
+    for (wa, ba), (wb, bb) in zip(a.layers, b.layers, strict=True):
+        assert (wa != wb).nnz == 0 if hasattr(wa, "nnz") else np.array_equal(wa, wb)
+        assert np.array_equal(ba, bb)
