@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from compiled import uand_yaml
+from inprocess import cli
 
 from circuit2mlp.activations import (
     ActivationDataset,
@@ -19,7 +20,6 @@ from circuit2mlp.activations import (
     Sampler,
     k_hot,
 )
-from circuit2mlp.cli import main
 from circuit2mlp.compiler import CompileConfig, compile_circuit
 from circuit2mlp.formats import parse_circuit
 from circuit2mlp.network import Network
@@ -28,13 +28,6 @@ from circuit2mlp.score import save_dictionary
 _FOLDER = Path(tempfile.mkdtemp(prefix="circuit2mlp-dataset-tests-"))
 M = 30
 
-
-def cli(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @functools.cache

@@ -147,3 +147,19 @@ def test_same_seed_same_weights() -> None:
     for (wa, ba), (wb, bb) in zip(a.layers, b.layers, strict=True):
         assert (wa != wb).nnz == 0 if hasattr(wa, "nnz") else np.array_equal(wa, wb)
         assert np.array_equal(ba, bb)
+
+
+def test_default_takes_deep_only_where_superposed_cannot_share() -> None:
+    """The default's switch: wide levels of plain ANDs (coincidence gates, cheap on the
+    superposed method's shared neurons, as in U-AND) stay superposed even though the deep
+    model needs fewer neurons than their exact gadgets; a wide sparse random circuit of
+    mostly linear gates (OR, XOR, AND with a negated input) goes deep."""
+    from circuit2mlp.codegen.pipeline import DEEP_MIN_WIRES, _deep_is_cheaper
+    from circuit2mlp.compiler import lower
+
+    config = CompileConfig(sparsity=3, seed=0)
+    n = DEEP_MIN_WIRES
+    ands = lower(random_circuit(n, n, 3, seed=0, mix={"and": 1.0}, negations=False), config)
+    assert not _deep_is_cheaper(ands, config)
+    wide = lower(random_circuit(n, n, 3, seed=0), config)
+    assert _deep_is_cheaper(wide, config)

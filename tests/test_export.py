@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 from compiled import NAMES, SUPERPOSED, compiled, random_sparse
+from inprocess import cli
 
-from circuit2mlp.cli import main
 from circuit2mlp.errors import UserError
 from circuit2mlp.export import plan_forward, plan_layers
 from circuit2mlp.simulate import simulate
@@ -20,14 +20,6 @@ ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed
 
 TOL = 1e-5
 
-
-def cli(*args) -> int:
-    """Run the CLI in-process (no new interpreter: torch is imported once per session)."""
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from compiled import NAMES, SUPERPOSED, compiled, random_sparse
+from inprocess import cli
 
-from circuit2mlp.cli import main
 from circuit2mlp.interp import (
     feature_dictionary,
     interference,
@@ -20,15 +20,6 @@ from circuit2mlp.interp import (
     trace,
 )
 from circuit2mlp.simulate import pack_bits, simulate_packed, unpack_bits
-
-
-def cli(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
 
 # --------------------------------------------------------------------------- features
 

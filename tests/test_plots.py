@@ -8,18 +8,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from compiled import SUPERPOSED, compiled
-
-from circuit2mlp.cli import main
+from inprocess import cli
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 
-
-def cli(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def check_png(path, min_side: int = 300) -> np.ndarray:

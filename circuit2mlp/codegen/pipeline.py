@@ -204,18 +204,32 @@ def build_blocks(
 DEEP_MIN_WIRES = 20_000
 
 
+#: Gates the superposed method puts on shared coincidence neurons when no literal is negated
+#: (no degree-1 term); every other gate costs it at least its exact gadget.
+_COINCIDENCE_OPS = frozenset({"AND", "NAND", "MAJ"})
+
+
 def _deep_is_cheaper(layered: LayeredCircuit, config) -> bool:
     """Whether ``superposed`` at the automatic width should use the deep construction: a
-    wide level, and the deep error model's neurons below the exact gadgets' (the superposed
-    layers of sparse random circuits cost about as much as exact gadgets)."""
+    wide level, and the deep error model's neurons below what the superposed method must
+    spend at least: the exact gadgets of its non-coincidence gates (sparse random circuits
+    are mostly those; a U-AND has none, and its shared neurons are far cheaper than deep)."""
     if config.method != "superposed" or config.width is not None or config.input_dim is not None:
         return False
     if max((len(layer) for layer in layered.layers), default=0) < DEEP_MIN_WIRES:
         return False
     from circuit2mlp.codegen.deep_pipeline import predicted_neurons
-    from circuit2mlp.codegen.exact import exact_neuron_count
+    from circuit2mlp.codegen.exact import gate_gadget
+    from circuit2mlp.ir import symmetric_form
 
-    return predicted_neurons(layered, config) < exact_neuron_count(layered)
+    def shareable(gate) -> bool:
+        op, negated = symmetric_form(gate)
+        return op in _COINCIDENCE_OPS and not any(negated)
+
+    floor = sum(
+        gate_gadget(g).neurons for layer in layered.layers for g in layer if not shareable(g)
+    )
+    return predicted_neurons(layered, config) < floor
 
 
 def _next_width(shared: int, rate: float, allowed: float) -> int:
