@@ -163,3 +163,23 @@ def test_default_takes_deep_only_where_superposed_cannot_share() -> None:
     assert not _deep_is_cheaper(ands, config)
     wide = lower(random_circuit(n, n, 3, seed=0), config)
     assert _deep_is_cheaper(wide, config)
+
+
+@pytest.mark.parametrize(
+    "fanin", [("x0", "x1", "x2", "x3"), ("x0", "x0", "x0", "x1")], ids=["xor4", "repeated"]
+)
+def test_many_item_gate_exact_with_enough_width(fanin: tuple[str, ...]) -> None:
+    """XOR4 is eight items, four of them at threshold 3: with width to spare each gets its own
+    slot (two of them sharing one slot once read 2 on 3-hot inputs)."""
+    inputs = tuple(dict.fromkeys(fanin))
+    circuit = Circuit(
+        name="xor4",
+        inputs=inputs,
+        outputs=("y0",),
+        drivers=("g0",),
+        gates=(Gate(name="g0", op="XOR", fanin=fanin),),
+    )
+    network, _ = compile_circuit(circuit, CompileConfig(method="deep", sparsity=3, width=10**6))
+    x = all_inputs(len(inputs))
+    x = x[x.sum(axis=1) <= 3]
+    assert np.array_equal(network.forward(x) > 0.5, simulate(circuit, x).astype(bool))

@@ -114,6 +114,8 @@ def plan_layer(
             max(1, int(s * room / total)) if s else max(1, f)
             for s, f, p in zip(linear, fixed, model, strict=True)
         ]
+        if budget >= sum(p.n for p in model):  # room for a slot per item: no sharing at all
+            sizes = [p.n for p in model]
     plans, wrong, on_mass, n_total = [], 0.0, 0.0, 0
     for pool, slots in zip(model, sizes, strict=True):
         plans.append(
