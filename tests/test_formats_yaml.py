@@ -232,23 +232,12 @@ def test_own_depth_check_names_file_and_line(monkeypatch) -> None:
 def test_deep_nesting_cli_exit_2(tmp_path) -> None:
     """From the command line: exit status 2, one stderr line naming file and line, no
     traceback, no weights file."""
-    import subprocess
-    import sys
+    from refusals import assert_compile_refused
 
     src = tmp_path / "deep.yaml"
     src.write_text(DEEP)
-    out = tmp_path / "deep.npz"
-    result = subprocess.run(
-        [sys.executable, "-m", "circuit2mlp.cli", "compile", str(src), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{src}:1: error: "), result.stderr
-    assert not out.exists()
+    line = assert_compile_refused(src, tmp_path / "deep.npz")
+    assert line.startswith(f"{src}:1: error: "), line
 
 
 @pytest.mark.parametrize(
