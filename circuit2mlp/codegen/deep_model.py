@@ -110,10 +110,9 @@ def pool_errors(
             p_hit = min(1.0, p_hit + float(poisson.sf(pool.theta - 1, incidences)))
     cross = per_slot * pool.fanin * prev.q * prev.p
     if not ramp:  # no margin: any cross-talk passes on; count it as on
-        lo = 1.0 / max(prev.q, 1) - 1e-9
-        dist = slot_distribution(p_hit, cross, prev.q, lo, lo + 1e-9, exposed)
-    else:
-        dist = slot_distribution(p_hit, cross, prev.q, low, high, exposed)
+        low = 1.0 / max(prev.q, 1) - 1e-9
+        high = low + 1e-9
+    dist = slot_distribution(p_hit, cross, prev.q, low, high, exposed)
     inactive = max(pool.n - pool.active, 0.0)
     wrong = inactive * wrong_probability(dist, q)
     on = float((dist * np.arange(GRID + 1) / GRID).sum())
