@@ -7,8 +7,10 @@ The acceptance circuits: the hand-written full adder, a real BLIF (ISCAS C432 fr
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from circuit2mlp.simulate import sparse_inputs
 NAMES = ("full_adder", "C432", "uand250")
 SUPERPOSED = "uand100_superposed"  # U-AND m = 100 on 1,500 neurons: real interference
 _FOLDER = Path(tempfile.mkdtemp(prefix="circuit2mlp-tests-"))
+atexit.register(shutil.rmtree, _FOLDER, True)  # the files live as long as the test process
 
 
 def uand_yaml(m: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,15 @@ from circuit2mlp.score import save_dictionary
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="circuit2mlp-dataset-tests-"))
 M = 30
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_folder():
+    """The cached network and dataset live in one folder for the module; it goes with it."""
+    yield
+    uand30.cache_clear()
+    dataset.cache_clear()
+    shutil.rmtree(_FOLDER, ignore_errors=True)
 
 
 
