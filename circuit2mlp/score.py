@@ -428,6 +428,8 @@ def score_level(
         "recovered_fraction": float((recovered & seen).sum() / max(n_seen, 1)),
         "dead_latents": int((~alive).sum()),
         "dead_fraction": float((~alive).mean()) if n_lat else 0.0,
+        # a latent per wire cannot fire for a wire that is never on in the samples
+        "dead_latents_excess": max(int((~alive).sum()) - (n_wires - n_seen), 0),
         "dense_latents": int(dense.sum()),
         "dense_threshold": dense_threshold,
         "split_wires": int((split & seen).sum()),
@@ -473,6 +475,7 @@ def render_scores(scores: dict[str, Any]) -> None:
             f"{scores['recovered']:,} ({scores['recovered_fraction']:.2%})",
         ),
         ("dead latents", f"{scores['dead_latents']:,} ({scores['dead_fraction']:.2%})"),
+        ("dead latents beyond wires never on", f"{scores['dead_latents_excess']:,}"),
         (
             f"dense latents (> {scores['dense_threshold']:.0%} of samples)",
             f"{scores['dense_latents']:,}",

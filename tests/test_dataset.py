@@ -217,8 +217,23 @@ def test_true_dictionary_scores_one(run_score):
     assert result["mean_max_cos"] == pytest.approx(1.0, abs=1e-6)
     assert result["mean_max_cos_latents"] == pytest.approx(1.0, abs=1e-6)
     assert result["dead_latents"] == result["dense_latents"] == 0
+    assert result["dead_latents_excess"] == 0
     assert result["split_wires"] == result["absorbed_wires"] == 0
     assert result["l0"] == result["true_l0"]
+
+
+def test_true_dictionary_dead_latents_are_the_unseen_wires(run_score):
+    """On few samples most ANDs never occur: their latents are dead, and none beyond them."""
+    folder = dataset()
+    result = run_score(
+        "--dictionary", folder / "true_dictionary-level1.safetensors", "--activations", folder,
+        "-n", 40,
+    )
+    unseen = result["wires"] - result["wires_seen"]
+    assert unseen > 100
+    assert result["dead_latents"] == unseen
+    assert result["dead_latents_excess"] == 0
+    assert result["mcc"] == result["recovered_fraction"] == 1.0
 
 
 def test_random_dictionary_scores_near_chance(run_score, tmp_path):
