@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from circuit2mlp.forward import Linear, forward
 from circuit2mlp.network import Network
 
 DENSE_LIMIT = 1 << 22  # CSR matrices with at most this many elements are densified ...
@@ -87,13 +88,8 @@ def _vector(bias: np.ndarray) -> np.ndarray:
 
 
 def plan_forward(plan: list[LinearSpec], x: np.ndarray) -> np.ndarray:
-    """Run a layer plan in numpy, row-major (batch, features): the reference the exporters are
-    tested against, and a check that the plan itself equals ``Network.forward``."""
-    h = np.asarray(x, dtype=np.float32)
-    for spec in plan:
-        h = np.asarray((spec.matrix @ h.T).T, dtype=np.float32)
-        if spec.bias is not None:
-            h = h + spec.bias
-        if spec.relu:
-            h = np.maximum(h, 0)
-    return h
+    """Run a layer plan in numpy (batch, features) through the one forward pass
+    (:func:`circuit2mlp.forward.forward`): the reference the exporters are tested against, and
+    a check that the plan itself equals ``Network.forward``."""
+    chain = [Linear(spec.matrix, spec.bias, spec.relu) for spec in plan]
+    return forward(chain, x)
