@@ -8,6 +8,7 @@ weights byte for byte.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from circuit2mlp import __version__
 from circuit2mlp.codegen.blocks import assemble, true_polarity
 from circuit2mlp.codegen.exact import exact_neuron_count
+from circuit2mlp.codegen.plan import Plan
 from circuit2mlp.codegen.planners import methods
 from circuit2mlp.errors import UserError
 from circuit2mlp.ir import Circuit, LayeredCircuit
@@ -121,6 +123,40 @@ def lower(circuit: Circuit, config: CompileConfig) -> LayeredCircuit:
     return run_pipeline(circuit, {"max_fanin": config.max_fanin})
 
 
+def plan_circuit(
+    circuit: Circuit, config: CompileConfig, progress: Callable[[str], None] | None = None
+) -> tuple[LayeredCircuit, Plan]:
+    """Run the passes and the method's planner: (layered circuit, construction plan)."""
+    from circuit2mlp.codegen.pipeline import make_plan
+
+    say = progress or (lambda text: None)
+    config.check()
+    say("running passes (normalize, layer)")
+    layered = lower(circuit, config)
+    say(f"planning ({config.method})")
+    return layered, make_plan(layered, config, say)
+
+
+def dump_codegen(circuit: Circuit, config: CompileConfig, step: str) -> str:
+    """The IR after a codegen step as JSON text (``compile --stop-after plan|emit``): the
+    plan (codegen/plan_dump.py), or per emitted layer block its kind, neurons, features and
+    gate counts."""
+    from circuit2mlp.codegen.emit import emit
+    from circuit2mlp.codegen.plan_dump import plan_document
+
+    layered, plan = plan_circuit(circuit, config)
+    if step == "plan":
+        return json.dumps(plan_document(plan), indent=1) + "\n"
+    blocks = emit(plan, layered)[2]
+    keys = ("kind", "gates", "carries", "shared_gates", "dedicated_gates", "clean_gates")
+    rows = [
+        {"layer": i, "neurons": b.neurons, "features": len(b.features.names)}
+        | {k: b.stats[k] for k in keys if k in b.stats}
+        for i, b in enumerate(blocks)
+    ]
+    return json.dumps({"method": config.method, "blocks": rows}, indent=1) + "\n"
+
+
 def compile_circuit(
     circuit: Circuit,
     config: CompileConfig,
@@ -133,15 +169,10 @@ def compile_circuit(
     assembly). ``plan_out``, when given, receives the construction plan (for
     ``--dump-plan``)."""
     from circuit2mlp.codegen.emit import emit
-    from circuit2mlp.codegen.pipeline import make_plan
     from circuit2mlp.formats.yaml_format import write_yaml
 
     say = progress or (lambda text: None)
-    config.check()
-    say("running passes (normalize, layer)")
-    layered = lower(circuit, config)
-    say(f"planning ({config.method})")
-    plan = make_plan(layered, config, say)
+    layered, plan = plan_circuit(circuit, config, say)
     if plan_out is not None:
         plan_out.append(plan)
     say("emitting layer blocks")

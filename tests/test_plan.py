@@ -202,3 +202,24 @@ def test_no_dispatch_on_method_names_outside_the_registry():
         if re.search(r"method\s*==", line)
     ]
     assert hits == []
+
+
+def test_compile_dump_plan_writes_the_plan_of_the_weights_written(tmp_path):
+    from click.testing import CliRunner
+
+    from circuit2mlp.cli import cli
+
+    out, plan_file = tmp_path / "w.npz", tmp_path / "plan.json"
+    source = REPO / "circuits/real/lgsynth93/cm82a.blif"
+    args = ["compile", str(source), "-o", str(out), "--width", "24", "--json"]
+    result = CliRunner().invoke(cli, [*args, "--dump-plan", str(plan_file)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    doc = json.loads(plan_file.read_text())
+    assert doc["format"] == "circuit2mlp-plan/1" and doc["method"] == "superposed"
+    assert doc["neurons"] == report["neurons"]
+    for key in report["emitted"]:
+        assert sum(level["counts"][key] for level in doc["levels"]) == report["emitted"][key]
+    stop = ["compile", str(source), "--width", "24", "--stop-after", "plan"]
+    stopped = CliRunner().invoke(cli, stop)
+    assert stopped.exit_code == 0 and json.loads(stopped.output) == doc

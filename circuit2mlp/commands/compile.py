@@ -15,7 +15,14 @@ from circuit2mlp.commands.common import (
     stderr,
     stdout,
 )
-from circuit2mlp.compiler import METHODS, CompileConfig, compile_circuit, source_digest
+from circuit2mlp.compiler import (
+    CODEGEN_STEPS,
+    METHODS,
+    CompileConfig,
+    compile_circuit,
+    dump_codegen,
+    source_digest,
+)
 from circuit2mlp.errors import UserError
 from circuit2mlp.fileio import write_text_atomic
 from circuit2mlp.limits import DEFAULT_MAX_GATES, SIZE, default_max_memory, enforce_limits
@@ -158,7 +165,13 @@ WIDTH = _WidthType()
 @click.option(
     "--dump-ir",
     type=click.Path(path_type=Path),
-    help="With --stop-after: file for the IR (YAML); default stdout.",
+    help="With --stop-after: file for the IR (YAML; JSON after plan or emit); default stdout.",
+)
+@click.option(
+    "--dump-plan",
+    type=click.Path(path_type=Path),
+    help="Also write the construction plan as JSON: per level how each gate is computed, "
+    "on which neurons, and its read-off.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the compile report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No warnings or report.")
@@ -180,6 +193,7 @@ def compile_cmd(
     clean_threshold: float,
     stop_after: str | None,
     dump_ir: Path | None,
+    dump_plan: Path | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -216,10 +230,13 @@ def compile_cmd(
         from circuit2mlp.passes.registry import PASSES, run_pipeline
         from circuit2mlp.passes.registry import dump_ir as dump
 
-        names = [p.name for p in PASSES]
+        names = [p.name for p in PASSES] + [name for name, _ in CODEGEN_STEPS]
         if stop_after not in names:
             raise UserError(f"unknown pass '{stop_after}' (passes: {', '.join(names)})")
-        text = dump(run_pipeline(parsed, {"max_fanin": max_fanin}, stop_after=stop_after))
+        if stop_after in dict(CODEGEN_STEPS):
+            text = dump_codegen(parsed, config, stop_after)
+        else:
+            text = dump(run_pipeline(parsed, {"max_fanin": max_fanin}, stop_after=stop_after))
         if dump_ir is None:
             click.echo(text, nl=False)
         else:
@@ -234,9 +251,15 @@ def compile_cmd(
         def stage(text: str) -> None:
             bar.update(task, description=text)
 
-        network, report = compile_circuit(parsed, config, source_digest(source), stage)
+        plans: list = []
+        network, report = compile_circuit(parsed, config, source_digest(source), stage, plans)
         stage(f"writing {output}")
         network.save(output)
+        if dump_plan is not None:
+            from circuit2mlp.codegen.plan_dump import plan_document
+
+            stage(f"writing {dump_plan}")
+            write_text_atomic(dump_plan, json.dumps(plan_document(plans[0]), indent=1) + "\n")
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "output": str(output)}, indent=2))
     elif not quiet:
