@@ -181,9 +181,12 @@ def compile_circuit(
     assembled = assemble(input_features, embed, blocks, layered.output_signals)
     assembled.features = [true_polarity(f, flipped) for f in assembled.features]
     exact_neurons = exact_neuron_count(layered)
+    # Per layer: the plan's neurons and gate counts (the block's stats start with them),
+    # then what emission measured (covers, fan-ins) and the planner's notes.
     layer_rows = [
-        {"layer": i, "neurons": b.neurons, "features": len(b.features.names), **b.stats}
-        for i, b in enumerate(blocks)
+        {"layer": i, "neurons": level.neurons, "features": len(b.features.names), **b.stats}
+        | level.counts()
+        for i, (b, level) in enumerate(zip(blocks, plan.levels, strict=True))
     ]
     predicted = sum(float(r.get("predicted_errors", 0.0)) for r in layer_rows)
     meta = {

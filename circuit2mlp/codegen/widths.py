@@ -17,9 +17,6 @@ import numpy as np
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.design import active_other, neurons_for
 
-#: Predicted wrong monomials per sample that an automatic width aims at, per layer.
-TARGET_ERRORS = 1e-3
-
 
 def forced_widths(
     monomials: Sequence[np.ndarray], degrees: Sequence[int], width: int, dedicated_linear: bool
@@ -27,8 +24,11 @@ def forced_widths(
     """``width`` neurons shared among the groups in proportion to their monomial counts (at
     least one each; the rounding rest to the largest); a degree-1 group with
     ``dedicated_linear`` gets one neuron per monomial on top."""
-    fixed = {i: len(m) for i, (m, q) in enumerate(zip(monomials, degrees, strict=True))
-             if q == 1 and dedicated_linear}
+    fixed = {
+        i: len(m)
+        for i, (m, q) in enumerate(zip(monomials, degrees, strict=True))
+        if q == 1 and dedicated_linear
+    }
     shared = [i for i in range(len(monomials)) if i not in fixed]
     widths = dict(fixed)
     if shared:
@@ -92,5 +92,3 @@ def paper_width(q: int, n_monomials: int, n_used: int, n_level: int, active: flo
     k = math.log(max(n_monomials, 2)) / eps**2
     targeted = q * k * n_monomials * active / (eps * max(n_level, 1))
     return max(2, math.ceil(min(universal, max(targeted, k))))
-
-
