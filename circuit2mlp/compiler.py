@@ -177,10 +177,6 @@ def compile_circuit(
         plan_out.append(plan)
     say("emitting layer blocks")
     input_features, embed, blocks, flipped = emit(plan, layered)
-    say("assembling weights")
-    assembled = assemble(input_features, embed, blocks, layered.output_signals)
-    assembled.features = [true_polarity(f, flipped) for f in assembled.features]
-    exact_neurons = exact_neuron_count(layered)
     # Per layer: the plan's neurons and gate counts (the block's stats start with them),
     # then what emission measured (covers, fan-ins) and the planner's notes.
     layer_rows = [
@@ -188,6 +184,12 @@ def compile_circuit(
         | level.counts()
         for i, (b, level) in enumerate(zip(blocks, plan.levels, strict=True))
     ]
+    emitted = plan.counts()
+    del plan  # its per-level terms need not outlive emission (unless the caller keeps it)
+    say("assembling weights")
+    assembled = assemble(input_features, embed, blocks, layered.output_signals)
+    assembled.features = [true_polarity(f, flipped) for f in assembled.features]
+    exact_neurons = exact_neuron_count(layered)
     predicted = sum(float(r.get("predicted_errors", 0.0)) for r in layer_rows)
     meta = {
         "circuit": circuit.name,
@@ -217,7 +219,7 @@ def compile_circuit(
         neurons=network.neurons,
         exact_neurons=exact_neurons,
         predicted_errors=predicted,
-        emitted=plan.counts(),
+        emitted=emitted,
         fallback_layers=[int(r["layer"]) for r in layer_rows if r.get("fallback")],
     )
     return network, report

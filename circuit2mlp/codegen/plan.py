@@ -31,6 +31,7 @@ import numpy as np
 
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import FeatureMap, LayerBlock
+from circuit2mlp.codegen.exact import gadget_sizes
 from circuit2mlp.codegen.terms import LayerTerms
 
 #: How a gate is computed: some monomial on shared coincidence neurons; its own exact gadget
@@ -98,8 +99,6 @@ class LevelPlan:
     def gadget_neurons(self) -> np.ndarray:
         """(G,) neurons of each gate's own gadget (0 for a gate without one), gadgets placed
         after the groups in ascending gate order."""
-        from circuit2mlp.codegen.exact import gadget_sizes
-
         sizes = np.zeros(len(self.gates), dtype=np.int64)
         if self.terms is not None and self.terms.dedicated.size:
             sizes[self.terms.dedicated] = gadget_sizes(
