@@ -11,7 +11,7 @@ on the compiled networks) should use them directly rather than shell out::
     print(verify(circuit, network, samples=1000).passed)
 
 Heavier helpers (PyTorch, ONNX, plots) stay in their own modules so importing this one never
-pulls in an optional dependency: :func:`circuit2mlp.torch.load`, :mod:`circuit2mlp.export`,
+pulls in an optional dependency: :func:`circuit2mlp.torch_module.load`, :mod:`circuit2mlp.export`,
 :mod:`circuit2mlp.plots`.
 """
 

@@ -8,6 +8,7 @@ weights byte for byte.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,12 +16,20 @@ from typing import Any
 from circuit2mlp import __version__
 from circuit2mlp.codegen.blocks import assemble, true_polarity
 from circuit2mlp.codegen.exact import exact_neuron_count
+from circuit2mlp.codegen.plan import Plan
+from circuit2mlp.codegen.planners import methods
 from circuit2mlp.errors import UserError
 from circuit2mlp.ir import Circuit, LayeredCircuit
 from circuit2mlp.network import Network
 
-#: Construction methods; the first is the default.
-METHODS = ("superposed", "paper", "exact", "deep", "dense")
+#: Construction methods (the planner registry's built-ins); the first is the default.
+METHODS = methods()
+
+#: What ``compile`` runs after the IR passes (``circuit2mlp passes`` lists them too).
+CODEGEN_STEPS = (
+    ("plan", "the method's planner decides how every gate is computed and read off"),
+    ("emit", "the emitter turns the plan into the input embedding and layer weights"),
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,9 @@ class CompileConfig:
 
     def check(self) -> None:
         """Reject out-of-range values with a clear message."""
-        if self.method not in METHODS:
-            raise UserError(f"unknown method '{self.method}' (choose from {', '.join(METHODS)})")
+        if self.method not in methods():
+            choices = ", ".join(methods())
+            raise UserError(f"unknown method '{self.method}' (choose from {choices})")
         if not 0 <= self.sparsity <= 64:
             raise UserError(f"sparsity {self.sparsity} out of range (0..64)")
         if self.max_fanin < 2:
@@ -73,7 +83,8 @@ class CompileReport:
     neurons: int = 0
     exact_neurons: int = 0
     predicted_errors: float = 0.0
-    #: Gates by how they were emitted, over all layers (see superposed.emission_counts).
+    #: Gates by how they were emitted, over all layers (counted from the plan:
+    #: plan.Plan.counts).
     emitted: dict[str, int] = field(default_factory=dict)
     #: Layers of a superposed method that fell back to exact gadgets.
     fallback_layers: list[int] = field(default_factory=list)
@@ -81,7 +92,7 @@ class CompileReport:
     @property
     def fallback_note(self) -> str | None:
         """One line when a superposed compile fell back to exact gadgets, else None."""
-        if self.method == "exact" or not self.fallback_layers:
+        if not self.fallback_layers:  # only planners that fall back mark layers
             return None
         computing = [r for r in self.layers if r.get("kind", "compute") == "compute"]
         if len(self.fallback_layers) == len(computing):
@@ -112,30 +123,73 @@ def lower(circuit: Circuit, config: CompileConfig) -> LayeredCircuit:
     return run_pipeline(circuit, {"max_fanin": config.max_fanin})
 
 
-def compile_circuit(
-    circuit: Circuit,
-    config: CompileConfig,
-    source_sha256: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[Network, CompileReport]:
-    """Compile a validated circuit into a Network and say what it cost; ``progress(text)``
-    hears when each stage starts (passes, layers, widths tried, assembly)."""
-    from circuit2mlp.codegen.pipeline import build_blocks
-    from circuit2mlp.formats.yaml_format import write_yaml
+def plan_circuit(
+    circuit: Circuit, config: CompileConfig, progress: Callable[[str], None] | None = None
+) -> tuple[LayeredCircuit, Plan]:
+    """Run the passes and the method's planner: (layered circuit, construction plan)."""
+    from circuit2mlp.codegen.pipeline import make_plan
 
     say = progress or (lambda text: None)
     config.check()
     say("running passes (normalize, layer)")
     layered = lower(circuit, config)
-    input_features, embed, blocks, flipped = build_blocks(layered, config, say)
+    say(f"planning ({config.method})")
+    return layered, make_plan(layered, config, say)
+
+
+def dump_codegen(circuit: Circuit, config: CompileConfig, step: str) -> str:
+    """The IR after a codegen step as JSON text (``compile --stop-after plan|emit``): the
+    plan (codegen/plan_dump.py), or per emitted layer block its kind, neurons, features and
+    gate counts."""
+    from circuit2mlp.codegen.emit import emit
+    from circuit2mlp.codegen.plan_dump import plan_document
+
+    layered, plan = plan_circuit(circuit, config)
+    if step == "plan":
+        return json.dumps(plan_document(plan), indent=1) + "\n"
+    blocks = emit(plan, layered)[2]
+    keys = ("kind", "gates", "carries", "shared_gates", "dedicated_gates", "clean_gates")
+    rows = [
+        {"layer": i, "neurons": b.neurons, "features": len(b.features.names)}
+        | {k: b.stats[k] for k in keys if k in b.stats}
+        for i, b in enumerate(blocks)
+    ]
+    return json.dumps({"method": config.method, "blocks": rows}, indent=1) + "\n"
+
+
+def compile_circuit(
+    circuit: Circuit,
+    config: CompileConfig,
+    source_sha256: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    plan_out: list | None = None,
+) -> tuple[Network, CompileReport]:
+    """Compile a validated circuit into a Network and say what it cost; ``progress(text)``
+    hears when each stage starts (passes, planning, layers, widths tried, emission,
+    assembly). ``plan_out``, when given, receives the construction plan (for
+    ``--dump-plan``)."""
+    from circuit2mlp.codegen.emit import emit
+    from circuit2mlp.formats.yaml_format import write_yaml
+
+    say = progress or (lambda text: None)
+    layered, plan = plan_circuit(circuit, config, say)
+    if plan_out is not None:
+        plan_out.append(plan)
+    say("emitting layer blocks")
+    input_features, embed, blocks, flipped = emit(plan, layered)
+    # Per layer: the plan's neurons and gate counts (the block's stats start with them),
+    # then what emission measured (covers, fan-ins) and the planner's notes.
+    layer_rows = [
+        {"layer": i, "neurons": level.neurons, "features": len(b.features.names), **b.stats}
+        | level.counts()
+        for i, (b, level) in enumerate(zip(blocks, plan.levels, strict=True))
+    ]
+    emitted = plan.counts()
+    del plan  # its per-level terms need not outlive emission (unless the caller keeps it)
     say("assembling weights")
     assembled = assemble(input_features, embed, blocks, layered.output_signals)
     assembled.features = [true_polarity(f, flipped) for f in assembled.features]
     exact_neurons = exact_neuron_count(layered)
-    layer_rows = [
-        {"layer": i, "neurons": b.neurons, "features": len(b.features.names), **b.stats}
-        for i, b in enumerate(blocks)
-    ]
     predicted = sum(float(r.get("predicted_errors", 0.0)) for r in layer_rows)
     meta = {
         "circuit": circuit.name,
@@ -165,10 +219,7 @@ def compile_circuit(
         neurons=network.neurons,
         exact_neurons=exact_neurons,
         predicted_errors=predicted,
-        emitted={
-            key: sum(int(r.get(key, 0)) for r in layer_rows)
-            for key in ("shared_gates", "dedicated_gates", "clean_gates", "carries")
-        },
+        emitted=emitted,
         fallback_layers=[int(r["layer"]) for r in layer_rows if r.get("fallback")],
     )
     return network, report

@@ -1,11 +1,8 @@
 """Export a compiled network to PyTorch, ONNX or safetensors (see docs/interpretability.md).
 
-All three exporters share one *layer plan* (:func:`plan_layers`): the embed as a bias-free
-linear map, then each hidden layer as linear + ReLU, then the readout as a linear map. A weight
-matrix that the weights file stores in CSR form is densified when it is small (at most
-``dense_limit`` elements, 4 Mi by default = 16 MiB of float32) or not very sparse (see
-:func:`layout`), and kept sparse otherwise, so a 31,125 × 31,125 U-AND readout never becomes a
-3.9 GB dense array. Matrices the file stores dense stay dense.
+All three exporters share one *layer plan* (:func:`circuit2mlp.layer_plan.plan_layers`): the
+embed as a bias-free linear map, then each hidden layer as linear + ReLU, then the readout as a
+linear map, each matrix dense or CSR by size (see :func:`circuit2mlp.layer_plan.layout`).
 
 The heavy packages (torch, onnx, safetensors) are imported only inside the function that needs
 them, through :func:`circuit2mlp.optional.require`, so a missing extra is a one-line error.
@@ -15,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,101 +19,31 @@ import scipy.sparse as sp
 
 from circuit2mlp.errors import UserError
 from circuit2mlp.fileio import atomic_write
+from circuit2mlp.layer_plan import (  # noqa: F401  (plan_forward, layout: part of the API)
+    DENSE_LIMIT,
+    LinearSpec,
+    layout,
+    plan_forward,
+    plan_layers,
+)
 from circuit2mlp.network import Network
 from circuit2mlp.optional import require
 
-DENSE_LIMIT = 1 << 22  # CSR matrices with at most this many elements are densified ...
-DENSE_RATIO = 64  # ... and so are those with at most this many elements per non-zero ...
-DENSE_MAX = 1 << 28  # ... up to this many elements (1 GiB of float32)
 TARGETS = ("torch", "safetensors", "onnx")
 ONNX_OPSET = 18  # ScatterND with reduction="add" needs >= 16
 ONNX_IR_VERSION = 9  # readable by onnxruntime >= 1.15
 ONNX_MAX_BYTES = (2 << 30) - (1 << 20)  # protobuf's 2 GiB message limit, with headroom
 
 
-@dataclass
-class LinearSpec:
-    """One linear map ``y = x @ matrix.T + bias`` (then ReLU if ``relu``) of the layer plan."""
-
-    name: str  # the npz name of the matrix: "embed", "layer0.weight", ..., "readout.weight"
-    matrix: np.ndarray | sp.csr_matrix  # (out, in), float32; CSR only when large
-    bias: np.ndarray | None  # (out,) float32, None for the embed
-    relu: bool
-
-    @property
-    def sparse(self) -> bool:
-        """Whether this map is exported as a sparse matrix."""
-        return sp.issparse(self.matrix)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(out_features, in_features)."""
-        rows, cols = self.matrix.shape
-        return int(rows), int(cols)
-
-
-def layout(matrix: np.ndarray | sp.spmatrix, dense_limit: int = DENSE_LIMIT):
-    """The matrix as exported: dense float32 if it is dense already, small (at most
-    ``dense_limit`` elements) or not very sparse (at most DENSE_RATIO elements per non-zero,
-    up to DENSE_MAX elements); else float32 CSR with sorted indices and no explicit zeros.
-    ``dense_limit`` 0 keeps every CSR matrix sparse.
-
-    Why the ratio: a sparse product in ONNX (Gather/ScatterND) moves every non-zero once per
-    sample, which beats a dense MatMul only when the matrix is really sparse; a readout with
-    4 % non-zeros runs some 30 times faster dense, for a file a few MB larger.
-    """
-    if not sp.issparse(matrix):
-        return np.ascontiguousarray(matrix, dtype=np.float32)
-    csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    csr.sum_duplicates()
-    csr.eliminate_zeros()
-    size = csr.shape[0] * csr.shape[1]
-    small = size <= dense_limit
-    dense_enough = dense_limit > 0 and size <= min(DENSE_MAX, DENSE_RATIO * csr.nnz)
-    if small or dense_enough:
-        return np.ascontiguousarray(csr.toarray(), dtype=np.float32)
-    csr.sort_indices()
-    return csr
-
-
-def plan_layers(network: Network, dense_limit: int = DENSE_LIMIT) -> list[LinearSpec]:
-    """The network as a chain of linear maps: embed (no bias, no ReLU), the hidden layers (with
-    bias and ReLU), the readout (with bias, no ReLU). Exactly ``Network.forward``."""
-    plan = [LinearSpec("embed", layout(network.embed, dense_limit), None, relu=False)]
-    for i, (weight, bias) in enumerate(network.layers):
-        plan.append(
-            LinearSpec(f"layer{i}.weight", layout(weight, dense_limit), _vector(bias), relu=True)
-        )
-    weight, bias = network.readout
-    plan.append(LinearSpec("readout.weight", layout(weight, dense_limit), _vector(bias), False))
-    return plan
-
-
-def _vector(bias: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(bias, dtype=np.float32)
-
-
-def plan_forward(plan: list[LinearSpec], x: np.ndarray) -> np.ndarray:
-    """Run a layer plan in numpy, row-major (batch, features): the reference the exporters are
-    tested against, and a check that the plan itself equals ``Network.forward``."""
-    h = np.asarray(x, dtype=np.float32)
-    for spec in plan:
-        h = np.asarray((spec.matrix @ h.T).T, dtype=np.float32)
-        if spec.bias is not None:
-            h = h + spec.bias
-        if spec.relu:
-            h = np.maximum(h, 0)
-    return h
-
-
 # --------------------------------------------------------------------------- torch
 
 
 def export_torch(network: Network, path: str | os.PathLike, dense_limit: int = DENSE_LIMIT):
-    """Write a PyTorch file loadable with :func:`circuit2mlp.torch.load` (weights_only)."""
-    from circuit2mlp import torch as c2m_torch
+    """Write a PyTorch file loadable with :func:`circuit2mlp.torch_module.load`
+    (weights_only)."""
+    from circuit2mlp import torch_module
 
-    c2m_torch.save(network, path, dense_limit)
+    torch_module.save(network, path, dense_limit)
 
 
 # --------------------------------------------------------------------------- safetensors

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from circuit2mlp.export import DENSE_LIMIT
+from circuit2mlp.layer_plan import DENSE_LIMIT
 from circuit2mlp.network import Network
 from circuit2mlp.optional import require
 
@@ -79,7 +79,7 @@ class HookedCircuitMLP(HookedRootModule):
         self, network: Network, dense_limit: int = DENSE_LIMIT, features: bool = True
     ) -> None:
         super().__init__()
-        from circuit2mlp.torch import to_module
+        from circuit2mlp.torch_module import to_module
 
         self.input_names = tuple(network.input_names)
         self.output_names = tuple(network.output_names)

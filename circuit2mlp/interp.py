@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from circuit2mlp.errors import UserError
+from circuit2mlp.forward import read_off
 from circuit2mlp.ir import Circuit, Gate, LayeredCircuit
 from circuit2mlp.network import Network
 from circuit2mlp.simulate import eval_gate_packed, pack_bits, simulate_packed, unpack_bits
@@ -588,7 +589,7 @@ def wire_noise(
             idx = [f for f, name in enumerate(fmap.names) if name in known]
             if not idx:
                 return
-            read = np.asarray(fmap.readout[idx] @ h) + fmap.bias[idx][:, None]
+            read = read_off(fmap, h, idx)
             off = np.abs(read - np.stack([known[fmap.names[f]] for f in idx]))
             off[~np.isfinite(off)] = np.inf  # a blown-up read-off is as far off as it gets
             worst = off.max(axis=0)
@@ -621,7 +622,7 @@ def level_readouts(network: Network, x: np.ndarray) -> list[np.ndarray]:
     def grab(level: int, h: np.ndarray) -> None:
         if level < len(network.features):
             fmap = network.features[level]
-            out.append(np.asarray(fmap.readout @ h) + fmap.bias[:, None])
+            out.append(read_off(fmap, h))
 
     y = network.forward(x, callback=grab)
     out.append(y.T)

@@ -20,7 +20,6 @@ import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import scipy.sparse as sp
 from circuit2mlp.codegen.blocks import DTYPE, Assembled, FeatureMap
 from circuit2mlp.errors import NetworkFileError
 from circuit2mlp.fileio import atomic_write
+from circuit2mlp.forward import Linear, forward
 
 FORMAT = "circuit2mlp/1"
 Matrix = np.ndarray | sp.csr_matrix
@@ -121,25 +121,22 @@ class Network:
         """Total hidden neurons."""
         return sum(self.widths)
 
+    def chain(self) -> list[Linear]:
+        """The network as the chain :func:`circuit2mlp.forward.run` runs: the embed (no bias,
+        no ReLU), each hidden layer (bias, ReLU), the readout (bias)."""
+        return [
+            Linear(self.embed, None, relu=False),
+            *(Linear(weight, bias, relu=True) for weight, bias in self.layers),
+            Linear(self.readout[0], self.readout[1], relu=False),
+        ]
+
     def forward(self, x: np.ndarray, callback: Callable[[int, np.ndarray], None] | None = None):
         """Run the network on a batch: x (batch, m) of 0/1 → y (batch, n) float32.
 
         Activations are kept column-major (d, batch) so that sparse weights multiply directly.
         ``callback(level, h)`` sees every level's activations (for trace and feature checks).
         """
-        h = _matmul(self.embed, np.asarray(x, dtype=DTYPE).T)
-        if callback:
-            callback(0, h)
-        for i, (weight, bias) in enumerate(self.layers):
-            h = _matmul(weight, h)
-            h += bias[:, None]
-            np.maximum(h, 0, out=h)
-            if callback:
-                callback(i + 1, h)
-        weight, bias = self.readout
-        y = _matmul(weight, h)
-        y += bias[:, None]
-        return y.T
+        return forward(self.chain(), x, callback)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the network as a ``circuit2mlp/1`` npz, atomically and byte-reproducibly."""
@@ -166,49 +163,6 @@ class Network:
     def load(cls, path: str | os.PathLike) -> Network:
         """Read and validate a ``circuit2mlp/1`` file (raises NetworkFileError)."""
         return _load(Path(path))
-
-
-# sparse products with more stored weights than this run as row blocks on all cores
-SPLIT_NNZ = 1 << 22
-
-
-#: Activations with at most this share of non-zeros multiply as a sparse matrix: networks
-#: whose inactive neurons sit at exactly 0 (``--method deep``) then cost what their active
-#: neurons cost. The float32 sums are the same terms in the same order, zeros left out.
-SPARSE_ACTIVATIONS = 0.02
-
-
-def _matmul(matrix: Matrix, h: np.ndarray) -> np.ndarray:
-    sparse = sp.issparse(matrix) and h.ndim == 2 and h.size >= 1 << 20
-    if sparse and np.count_nonzero(h) <= SPARSE_ACTIVATIONS * h.size:
-        return np.asarray((matrix @ sp.csr_matrix(h)).toarray(), dtype=DTYPE)
-    threads = min(os.cpu_count() or 1, 8)
-    if threads > 1 and sp.issparse(matrix) and matrix.format == "csr" and matrix.nnz > SPLIT_NNZ:
-        return _matmul_rows(matrix, h, threads)
-    out = matrix @ h
-    return np.asarray(out, dtype=DTYPE)
-
-
-def _matmul_rows(matrix: sp.csr_matrix, h: np.ndarray, parts: int) -> np.ndarray:
-    """``matrix @ h`` as ``parts`` blocks of rows (equal shares of the stored weights) in
-    threads: scipy's kernel releases the GIL, and each row is summed exactly as in one
-    product, so the result is identical. Blocks are views of the CSR arrays, not copies."""
-    indptr, rows = matrix.indptr, matrix.shape[0]
-    cuts = np.searchsorted(indptr, np.linspace(0, matrix.nnz, parts + 1)[1:-1])
-    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < rows}), rows]
-    out = np.empty((rows, *h.shape[1:]), dtype=DTYPE)
-
-    def block(start: int, stop: int) -> None:
-        lo, hi = indptr[start], indptr[stop]
-        part = sp.csr_matrix(
-            (matrix.data[lo:hi], matrix.indices[lo:hi], indptr[start : stop + 1] - lo),
-            shape=(stop - start, matrix.shape[1]),
-        )
-        out[start:stop] = part @ h
-
-    with ThreadPoolExecutor(len(bounds) - 1) as pool:
-        list(pool.map(block, bounds[:-1], bounds[1:]))
-    return out
 
 
 def _put(arrays: dict[str, Any], name: str, matrix: Matrix) -> None:

@@ -154,7 +154,7 @@ def test_default_takes_deep_only_where_superposed_cannot_share() -> None:
     superposed method's shared neurons, as in U-AND) stay superposed even though the deep
     model needs fewer neurons than their exact gadgets; a wide sparse random circuit of
     mostly linear gates (OR, XOR, AND with a negated input) goes deep."""
-    from circuit2mlp.codegen.pipeline import DEEP_MIN_WIRES, _deep_is_cheaper
+    from circuit2mlp.codegen.planners.deep import DEEP_MIN_WIRES, _deep_is_cheaper
     from circuit2mlp.compiler import lower
 
     config = CompileConfig(sparsity=3, seed=0)

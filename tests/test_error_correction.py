@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from gadget_eval import run_neurons
 
-from circuit2mlp.codegen.exact import CLEAN_MARGIN, gadget_neurons, gate_arrays
+from circuit2mlp.codegen.exact import CLEAN_MARGIN, gadget_neurons
+from circuit2mlp.codegen.gates import gate_arrays
 from circuit2mlp.codegen.noise import passed_mass, sensitivity
 from circuit2mlp.compiler import CompileConfig, compile_circuit, lower
 from circuit2mlp.errors import UserError
@@ -166,8 +167,10 @@ def test_exact_fallback_of_a_clean_up_layer_is_clean():
     clean gadgets too, its cost is what the width search compares against, and it reads noisy
     stored features exactly."""
     from circuit2mlp.codegen.activity import level_values, measure_activity
-    from circuit2mlp.codegen.pipeline import _all_dedicated
-    from circuit2mlp.codegen.superposed import SuperposeOptions, exact_neurons_of, layer_terms
+    from circuit2mlp.codegen.emit import emit_level
+    from circuit2mlp.codegen.exact import exact_neurons_of
+    from circuit2mlp.codegen.planners.superposed import all_gadgets
+    from circuit2mlp.codegen.terms import layer_terms
     from circuit2mlp.simulate import unpack_bits
 
     circuit = random_circuit(inputs=200, width=200, depth=3, fan_in=2, seed=4)
@@ -176,7 +179,7 @@ def test_exact_fallback_of_a_clean_up_layer_is_clean():
     gates, level, out_flip = layered.layers[1], levels[1], levels[2].flip
     terms = layer_terms(gates, level, out_flip)
     clean = np.ones(len(gates), dtype=bool)
-    block = _all_dedicated(gates, level, out_flip, SuperposeOptions(), clean)
+    block = emit_level(all_gadgets(1, gates, level, clean), layered, tuple(levels))
     assert block.neurons == exact_neurons_of(terms, clean=clean) > exact_neurons_of(terms)
     assert block.stats["clean_gates"] == len(gates)
 

@@ -44,7 +44,7 @@ def run_onnx(path, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_torch_onnx_numpy_agree(exported, name):
-    from circuit2mlp import torch as c2m_torch
+    from circuit2mlp import torch_module as c2m_torch
 
     circuit, _, x, y_numpy, pt, onnx_file = exported[name]
     assert x.shape == (1000, len(circuit.inputs))
@@ -64,7 +64,7 @@ def test_torch_onnx_numpy_agree(exported, name):
 def test_torch_architecture(exported):
     """embed Linear (no bias, no ReLU), then Linear+ReLU per layer, then the readout; the
     31,125 × 31,125 U-AND readout stays sparse."""
-    from circuit2mlp import torch as c2m_torch
+    from circuit2mlp import torch_module as c2m_torch
 
     for name in NAMES:
         circuit, network, *_, pt, _ = exported[name]
@@ -92,7 +92,7 @@ def test_torch_file_is_weights_only(exported):
 def test_sparse_export_paths(tmp_path):
     """--dense-limit 0 keeps every CSR matrix sparse: SparseLinear in torch, Gather/ScatterND
     in ONNX, on a multi-layer circuit; still equal to numpy."""
-    from circuit2mlp import torch as c2m_torch
+    from circuit2mlp import torch_module as c2m_torch
 
     circuit, network, weights = compiled("C432")
     pt, onnx_file = tmp_path / "c.pt", tmp_path / "c.onnx"
@@ -176,7 +176,7 @@ def test_missing_extra_is_one_line(monkeypatch):
 
 def test_superposed_network_exports(tmp_path):
     """A network in superposition (non-integer weights, shared neurons): same agreement."""
-    from circuit2mlp import torch as c2m_torch
+    from circuit2mlp import torch_module as c2m_torch
 
     circuit, network, weights = compiled(SUPERPOSED)
     pt, onnx_file = tmp_path / "s.pt", tmp_path / "s.onnx"

@@ -14,15 +14,11 @@ import scipy.sparse as sp
 from circuit2mlp.codegen import wiring
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.embedding import DENSE_EMBED_LIMIT, input_embedding
-from circuit2mlp.codegen.exact import gate_gadget, op_gadget
+from circuit2mlp.codegen.exact import exact_neurons_of, gate_gadget, op_gadget
 from circuit2mlp.codegen.polynomial import gate_polynomial
+from circuit2mlp.codegen.readout import limit_cover
 from circuit2mlp.codegen.sparse_forward import affine, positives
-from circuit2mlp.codegen.superposed import (
-    MAX_DEGREE,
-    exact_neurons_of,
-    layer_terms,
-    limit_cover,
-)
+from circuit2mlp.codegen.terms import MAX_DEGREE, layer_terms
 from circuit2mlp.ir import Gate
 from circuit2mlp.network import write_npz_atomic
 

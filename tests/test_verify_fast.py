@@ -130,13 +130,13 @@ def test_row_block_products_are_identical(parts):
     (the same sums in the same order), including empty and uneven blocks."""
     import scipy.sparse as sp
 
-    from circuit2mlp.network import _matmul_rows
+    from circuit2mlp.forward import matmul_rows
 
     rng = np.random.default_rng(parts)
     matrix = sp.random(500, 80, density=0.05, format="csr", dtype=np.float32, random_state=rng)
     matrix = sp.vstack([sp.csr_matrix((40, 80), dtype=np.float32), matrix]).tocsr()
     h = rng.random((80, 33)).astype(np.float32)
-    assert np.array_equal(_matmul_rows(matrix, h, parts), matrix @ h)
+    assert np.array_equal(matmul_rows(matrix, h, parts), matrix @ h)
 
 
 def test_verify_in_rounds_equals_one_round(monkeypatch):

@@ -73,7 +73,7 @@ def level_values(layered: LayeredCircuit, x: np.ndarray) -> list[np.ndarray]:
     XOR masks; exactly-t-of-a counts by bit-sliced dynamic programming), so a 10^6-gate level
     costs numpy passes over its words, not a Python call per gate (the per-gate simulator took
     minutes on the 10^6-gate U-AND). Equal to :func:`circuit2mlp.simulate.layered_levels`."""
-    from circuit2mlp.codegen.exact import gate_arrays
+    from circuit2mlp.codegen.gates import gate_arrays
     from circuit2mlp.ir import op_profile
 
     n = x.shape[0]

@@ -26,6 +26,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from circuit2mlp.codegen.blocks import LayerBlock
+from circuit2mlp.forward import (  # noqa: F401  (spread: used by benchmarks/width_search.py)
+    SampleMajor,
+    Transposes,
+    block_chain,
+    run,
+    spread,
+)
 
 #: How far from its 0/1 value a wire feeding later layers may read (outputs need only be on
 #: the right side of 1/2).
@@ -70,87 +77,6 @@ def calibration_samples(m: int, sparsity: int, rng: np.random.Generator) -> tupl
         n = EXHAUSTIVE if exhaustive else (HARDEST_SAMPLES if k == s else EASIER_SAMPLES)
         blocks.append(sparse_inputs(m, k, n, rng))
     return np.concatenate(blocks), exhaustive
-
-
-class _Transposes:
-    """Sample-major copies (``matrix.T`` as CSR) of the blocks' matrices, made once each."""
-
-    def __init__(self) -> None:
-        self._cache: dict[int, tuple[LayerBlock, sp.csr_matrix, sp.csr_matrix]] = {}
-
-    def of(self, block: LayerBlock) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        hit = self._cache.get(id(block))
-        if hit is None or hit[0] is not block:
-            weight = sp.csr_matrix(block.weight, dtype=np.float64).T.tocsr()
-            readout = sp.csr_matrix(block.features.readout, dtype=np.float64).T.tocsr()
-            hit = (block, weight, readout)
-            self._cache[id(block)] = hit
-        return hit[1], hit[2]
-
-    def forget(self) -> None:
-        self._cache.clear()
-
-    def keep_only(self, blocks: list[LayerBlock]) -> None:
-        """Drop the copies of blocks other than these (a rejected stage's, above all)."""
-        wanted = {id(b) for b in blocks}
-        for key in [k for k in self._cache if k not in wanted]:
-            del self._cache[key]
-
-
-def spread(h: sp.csr_matrix, matrix_t: sp.csr_matrix) -> np.ndarray:
-    """Dense (samples, columns) ``h @ matrix_t`` for a chunk of samples: every stored entry
-    of h is expanded into its row of ``matrix_t`` and the products are summed by
-    ``np.bincount``. Far quicker than a sparse-sparse product when each of h's entries meets
-    thousands of columns (a U-AND neuron covers thousands of monomials): no hashing, only
-    gathers and one histogram."""
-    n, cols = h.shape[0], matrix_t.shape[1]
-    h = sp.csr_matrix(h)
-    if h.nnz == 0:
-        return np.zeros((n, cols))
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(h.indptr))
-    first = matrix_t.indptr[h.indices].astype(np.int64)
-    lengths = matrix_t.indptr[h.indices + 1].astype(np.int64) - first
-    total = int(lengths.sum())
-    ends = np.cumsum(lengths)
-    at = np.repeat(first - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)
-    keys = np.repeat(rows * cols, lengths) + matrix_t.indices[at]
-    weights = matrix_t.data[at] * np.repeat(h.data, lengths)
-    return np.bincount(keys, weights=weights, minlength=n * cols).reshape(n, cols)
-
-
-def expanded_entries(h: sp.csr_matrix, matrix_t: sp.csr_matrix) -> int:
-    """How many products :func:`spread` forms for this chunk."""
-    h = sp.csr_matrix(h)
-    return int((matrix_t.indptr[h.indices + 1] - matrix_t.indptr[h.indices]).sum())
-
-
-def layer_forward(
-    part: sp.csr_matrix, bias: np.ndarray, block: LayerBlock, transposes: _Transposes
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """One block on a chunk of samples: level value ``part + bias`` (samples x signals) in;
-    the next level's dense (samples x signals) part, its bias, and the products it took."""
-    weight_t, readout_t = transposes.of(block)
-    neuron_bias = np.asarray(block.weight @ bias, dtype=np.float64).ravel() + block.bias
-    pre = sp.csr_matrix(part @ weight_t)
-    pre.data += neuron_bias[pre.indices]
-    always = np.flatnonzero(neuron_bias > 0)  # on without any input: dense columns
-    if always.size:
-        pre.data[np.isin(pre.indices, always)] = 0.0
-    np.maximum(pre.data, 0.0, out=pre.data)
-    pre.eliminate_zeros()
-    if always.size:
-        cols = sp.csr_matrix(block.weight[always], dtype=np.float64).T.tocsc()
-        dense = np.asarray((part @ cols).toarray()) + neuron_bias[always]
-        np.maximum(dense, 0.0, out=dense)
-        r, c = np.nonzero(dense)
-        pre = sp.csr_matrix(
-            pre + sp.csr_matrix((dense[r, c], (r, always[c])), shape=pre.shape)
-        )
-    return (
-        spread(pre, readout_t),
-        np.asarray(block.features.bias, dtype=np.float64),
-        expanded_entries(pre, readout_t),
-    )
 
 
 def truth_keys(values: np.ndarray, flips: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -201,7 +127,7 @@ class Calibration:
 
         self.active = active
         self.exhaustive = False
-        self._transposes = _Transposes()
+        self._transposes = Transposes()
         self._last: tuple[list[LayerBlock], tuple] | None = None
         if not active:
             return
@@ -241,7 +167,7 @@ class Calibration:
         and a stage that misreads four times what ``target`` allows at a completed level stops
         there (the levels not reached count as unseen)."""
         output = level == self.levels - 1
-        self._transposes.keep_only(blocks)
+        self._transposes.keep_only([m for b in blocks for m in (b.weight, b.features.readout)])
         self._last = None  # a rejected stage's kept output
         wrong = np.zeros(self.samples, dtype=bool)
         seen = np.zeros(self.samples, dtype=bool)
@@ -280,15 +206,11 @@ class Calibration:
         )
 
     def _run(self, part, bias, blocks):
-        """The blocks on one chunk: dense part of the last level, its bias, products taken."""
-        dense, entries = None, 0
-        for block in blocks:
-            if dense is not None:
-                part = sp.csr_matrix(dense)
-            dense, bias, taken = layer_forward(part, bias, block, self._transposes)
-            entries = max(entries, taken)
-        assert dense is not None
-        return dense, bias, entries
+        """The blocks on one chunk (the one forward pass, sample-major, in feature space):
+        dense part of the last level, its bias, most products a read-off took."""
+        kernel = SampleMajor(self._transposes)
+        dense, bias = run(block_chain(blocks), (part, bias), kernel)
+        return dense, bias, kernel.entries
 
     def _resize(self, samples: int, signals: int, entries: int) -> None:
         """Next chunk: dense cells and expanded products each within :data:`CHUNK_ENTRIES`,

@@ -20,12 +20,15 @@ truth.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import poisson
 
+from circuit2mlp.codegen.activity import LevelActivity
+from circuit2mlp.codegen.plan import GroupPlan, ReadOffRule
+from circuit2mlp.codegen.terms import LayerTerms
 from circuit2mlp.codegen.wiring import feature_centric_fanin, gate_centric_fanin
 
 K_CHOICES = np.arange(6, 97)
@@ -155,3 +158,56 @@ def neurons_for(
             return width
         width = int(width * 1.15) + 1
     return limit
+
+
+def active_other(level: LevelActivity) -> float:
+    """Active features a monomial's neurons may meet besides its own, in a busy sample (the
+    99th percentile): errors concentrate in the busiest samples."""
+    return max(0.5, level.active_p99 - 1)
+
+
+def plan_groups(
+    terms: LayerTerms,
+    level: LevelActivity,
+    widths: Sequence[int],
+    rule: ReadOffRule,
+    dedicated_linear: bool,
+) -> tuple[GroupPlan, ...]:
+    """The groups of shared neurons of a layer, one per monomial degree (ascending), with
+    the widths given: each group's (strategy, k) from :func:`design_group`, or one neuron per
+    degree-1 term with ``dedicated_linear``; neurons numbered group after group."""
+    n_in = len(level.names)
+    other = active_other(level)
+    groups, first = [], 0
+    for q, width in zip(sorted(terms.monomials), widths, strict=True):
+        monomials = terms.monomials[q]
+        if q == 1 and dedicated_linear:
+            design = GroupDesign("dedicated", 1, 0.0, 0.0, 0.0)
+        else:
+            design = design_group(
+                q,
+                len(monomials),
+                np.unique(monomials).size,
+                n_in,
+                width,
+                other,
+                center=rule.center,
+                balanced=rule.balanced,
+                fanin_limits=dict(rule.fanin_limits),
+            )
+        groups.append(
+            GroupPlan(
+                q, monomials, first, int(width), design.strategy, design.k, design.expected_errors
+            )
+        )
+        first += int(width)
+    return tuple(groups)
+
+
+def shared_gates(terms: LayerTerms, groups: Sequence[GroupPlan]) -> np.ndarray:
+    """(G,) bool: gates with a monomial on shared (not dedicated degree-1) neurons."""
+    shared = np.zeros(terms.n_gates, dtype=bool)
+    for group in groups:
+        if group.strategy != "dedicated":
+            shared[terms.terms[group.degree][0]] = True
+    return shared

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
+from circuit2mlp.codegen.gates import GateArrays, gate_arrays  # noqa: F401 (deep*.py import it here)
 from circuit2mlp.ir import Gate, LayeredCircuit, op_profile, symmetric_form
 
 
@@ -171,53 +171,33 @@ def exact_neuron_count(layered: LayeredCircuit) -> int:
     return sum(gate_gadget(g).neurons for layer in layered.layers for g in layer)
 
 
-@dataclass
-class GateArrays:
-    """A layer's gates as flat arrays, for vectorized codegen: each gate's symmetric op
-    (:func:`~circuit2mlp.ir.symmetric_form`), fan-in count, fan-in feature indices and which of
-    them it reads as negated literals (the last two flat, gate after gate)."""
+def exact_neurons_of(
+    terms: GateArrays, gates: np.ndarray | None = None, clean: np.ndarray | None = None
+) -> int:
+    """Neurons the exact gadgets of these gates (default: all) take, clean ones where
+    ``clean`` (per gate) says."""
+    gates = np.arange(terms.n_gates) if gates is None else gates
+    cleans = np.zeros(gates.size, np.int64) if clean is None else clean[gates].astype(np.int64)
+    triples, counts = np.unique(
+        np.stack([terms.op_index[gates], terms.arity[gates], cleans]), axis=1, return_counts=True
+    )
+    return sum(
+        len(op_gadget_neurons(terms.ops[o], a, bool(c)).biases) * int(n)
+        for (o, a, c), n in zip(triples.T.tolist(), counts.tolist(), strict=True)
+    )
 
-    n_gates: int
-    ops: tuple[str, ...]  # distinct ops; ``op_index`` indexes into it
-    op_index: np.ndarray  # (G,) int
-    arity: np.ndarray  # (G,) int
-    fanin: np.ndarray  # (sum arity,) int64 feature indices, gate after gate
-    literal: np.ndarray  # (sum arity,) bool: the gate reads that input negated (literal cube)
-
-    def fanin_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
-        """(len(gates), a) fan-in features of gates that all have arity a."""
-        return self.fanin[self._slots(gates, a)]
-
-    def literal_rows(self, gates: np.ndarray, a: int) -> np.ndarray:
-        """(len(gates), a) negated-literal flags of gates that all have arity a."""
-        return self.literal[self._slots(gates, a)]
-
-    def op_classes(self) -> list[tuple[str, int, np.ndarray]]:
-        """(op, fan-in, gate indices) for every distinct (op, fan-in) of the layer: vectorized
-        passes work a class at a time."""
-        pairs = sorted(set(zip(self.op_index.tolist(), self.arity.tolist(), strict=True)))
-        return [
-            (self.ops[o], a, np.flatnonzero((self.op_index == o) & (self.arity == a)))
-            for o, a in pairs
-        ]
-
-    def _slots(self, gates: np.ndarray, a: int) -> np.ndarray:
-        starts = np.concatenate([[0], np.cumsum(self.arity)])[gates]
-        return starts[:, None] + np.arange(a)
-
-
-def gate_arrays(gates: Sequence[Gate], col: dict[str, int]) -> GateArrays:
-    """:class:`GateArrays` of ``gates`` reading the features numbered by ``col``."""
-    n_gates = len(gates)
-    forms = [symmetric_form(g) for g in gates]
-    ops = tuple(sorted({op for op, _ in forms}))
-    op_id = {op: i for i, op in enumerate(ops)}
-    op_index = np.fromiter((op_id[op] for op, _ in forms), dtype=np.int64, count=n_gates)
-    arity = np.fromiter((len(g.fanin) for g in gates), dtype=np.int64, count=n_gates)
-    slots = int(arity.sum())
-    fanin = np.fromiter((col[s] for g in gates for s in g.fanin), dtype=np.int64, count=slots)
-    literal = np.fromiter((n for _, negs in forms for n in negs), dtype=bool, count=slots)
-    return GateArrays(n_gates, ops, op_index, arity, fanin, literal)
+def gadget_sizes(
+    arrays: GateArrays, gates: np.ndarray, clean: np.ndarray | None = None
+) -> np.ndarray:
+    """Neurons of each of these gates' exact gadget (clean ones where ``clean``, per gate of
+    ``arrays``, says), in the order given."""
+    cleans = np.zeros(gates.size, bool) if clean is None else np.asarray(clean, bool)[gates]
+    ops, arity = arrays.op_index[gates], arrays.arity[gates]
+    sizes = np.zeros(gates.size, dtype=np.int64)
+    for o, a, c in set(zip(ops.tolist(), arity.tolist(), cleans.tolist(), strict=True)):
+        at = (ops == o) & (arity == a) & (cleans == c)
+        sizes[at] = len(op_gadget_neurons(arrays.ops[o], a, c).biases)
+    return sizes
 
 
 def gadget_parts(
@@ -278,29 +258,3 @@ def gadget_parts(
         weight = sp.csr_matrix((n_ded, n_in), dtype=np.float64)
         readout = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     return weight, biases, readout, consts
-
-
-def exact_block(gates: Sequence[Gate], in_names: Sequence[str]) -> LayerBlock:
-    """One layer of dedicated gadgets, reading the previous level's features ``in_names``
-    (stored as they are: no input or output is stored negated)."""
-    arrays = gate_arrays(gates, {n: i for i, n in enumerate(in_names)})
-    every = np.arange(len(gates))
-    weight, bias, (gate, neuron, coef), consts = gadget_parts(
-        arrays, every, np.zeros(len(in_names), bool), np.zeros(len(gates), bool), 0
-    )
-    readout = sp.csr_matrix((coef, (gate, neuron)), shape=(len(gates), bias.size), dtype=DTYPE)
-    features = FeatureMap(tuple(g.name for g in gates), readout, consts.astype(DTYPE))
-    carries = int(sum(g.op == "BUF" for g in gates))
-    stats = {
-        "gates": len(gates) - carries,
-        "carries": carries,
-        "shared_gates": 0,
-        "dedicated_gates": len(gates) - carries,
-        "clean_gates": 0,
-    }
-    return LayerBlock(weight.astype(DTYPE), bias.astype(DTYPE), features, stats)
-
-
-def compile_exact_blocks(layered: LayeredCircuit) -> list[LayerBlock]:
-    """Blocks for every layer of the layered circuit, exact gadgets throughout."""
-    return [exact_block(layer, layered.level_signals(i)) for i, layer in enumerate(layered.layers)]

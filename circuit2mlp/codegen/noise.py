@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuit2mlp.codegen.exact import GateArrays
+from circuit2mlp.codegen.gates import GateArrays
 from circuit2mlp.ir import op_profile
 
 

@@ -1,7 +1,7 @@
 """Commands that live in their own modules (one job each) and join the ``circuit2mlp`` group.
 
 Each module listed in :data:`MODULES` defines ``COMMANDS``: a sequence of click commands.
-Keeping them apart from ``cli.py`` keeps the core commands small and lets optional features
+Keeping them apart from ``cli.py`` keeps each command small and lets optional features
 (exports, plots, sweeps) import their heavy dependencies only when run.
 """
 
@@ -11,7 +11,18 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ("generate", "sweep", "export", "interp", "plot", "dataset")
+MODULES: tuple[str, ...] = (
+    "compile",
+    "verify",
+    "check",
+    "passes",
+    "generate",
+    "sweep",
+    "export",
+    "interp",
+    "plot",
+    "dataset",
+)
 
 
 def register(group: click.Group) -> None:

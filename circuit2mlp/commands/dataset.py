@@ -144,7 +144,7 @@ def activations_cmd(weights: Path, samples: int, output: Path, **kwargs) -> None
     and the truly active wires (safetensors shards + manifest.json), and the true feature
     directions once."""
     from circuit2mlp.activations import write_dataset
-    from circuit2mlp.cli import stderr
+    from circuit2mlp.commands.common import stderr
 
     opts = _split_dist(kwargs)
     quiet = kwargs["quiet"]

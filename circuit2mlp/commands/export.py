@@ -20,7 +20,7 @@ SUFFIXES = {"torch": ".pt", "safetensors": ".safetensors", "onnx": ".onnx"}
     "target",
     type=click.Choice(TARGETS),
     required=True,
-    help="torch: nn.Sequential file for circuit2mlp.torch.load; safetensors: every array of "
+    help="torch: nn.Sequential file for circuit2mlp.torch_module.load; safetensors: every array of "
     "the npz; onnx: the forward pass x (batch, m) -> y (batch, n).",
 )
 @click.option(

@@ -7,7 +7,7 @@ Layout (exactly :meth:`circuit2mlp.network.Network.forward`, row-major)::
     Linear(dL, n)                        # the readout; output bit j is y[:, j] > 0.5
 
 A weight matrix that is large and stored sparse in the weights file (more than
-``circuit2mlp.export.DENSE_LIMIT`` elements) becomes a :class:`SparseLinear` instead of an
+``circuit2mlp.layer_plan.DENSE_LIMIT`` elements) becomes a :class:`SparseLinear` instead of an
 ``nn.Linear``: the same map with the weight in CSR form (``crow_indices``, ``col_indices``
 buffers, ``values`` parameter), so a U-AND readout with 10^9 entries costs only its non-zeros.
 
@@ -15,9 +15,6 @@ The file is ``torch.save`` of a plain dict: ``format`` (``circuit2mlp-torch/1``)
 (the architecture: type and shapes of each module), ``state_dict``, ``input_names``,
 ``output_names`` and ``meta`` (the weights file's meta JSON). :func:`load` reads it with
 ``weights_only=True`` (no pickled code runs) and rebuilds the modules.
-
-This module is named like the real package; it uses absolute imports only, so ``import torch``
-here is PyTorch itself.
 """
 
 from __future__ import annotations
@@ -31,12 +28,12 @@ from typing import Any
 import numpy as np
 
 from circuit2mlp.errors import UserError
-from circuit2mlp.export import DENSE_LIMIT, plan_layers
 from circuit2mlp.fileio import atomic_write
+from circuit2mlp.layer_plan import DENSE_LIMIT, plan_layers
 from circuit2mlp.network import Network
 from circuit2mlp.optional import require
 
-torch = require("torch", "circuit2mlp.torch (PyTorch export)")
+torch = require("torch", "circuit2mlp.torch_module (PyTorch export)")
 nn = torch.nn
 
 TORCH_FORMAT = "circuit2mlp-torch/1"
