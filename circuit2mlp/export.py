@@ -26,7 +26,7 @@ from circuit2mlp.layer_plan import (  # noqa: F401  (plan_forward, layout: part 
     plan_forward,
     plan_layers,
 )
-from circuit2mlp.network import Network
+from circuit2mlp.network import FORMAT, FORMAT_1, Network
 from circuit2mlp.optional import require
 
 TARGETS = ("torch", "safetensors", "onnx")
@@ -137,7 +137,7 @@ def onnx_model(network: Network, dense_limit: int = DENSE_LIMIT):
     )
     model.ir_version = ONNX_IR_VERSION
     meta = {
-        "format": "circuit2mlp/1",
+        "format": FORMAT if network.circuit_map is not None else FORMAT_1,
         "meta": json.dumps(network.meta, sort_keys=True),
         "input_names": json.dumps(list(network.input_names)),
         "output_names": json.dumps(list(network.output_names)),

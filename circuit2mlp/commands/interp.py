@@ -29,6 +29,22 @@ def _load(weights: Path):
     return Network.load(weights)
 
 
+def _circuit(network, weights: Path, required: bool):
+    """The source circuit embedded in a ``/1`` file (whose tools lower it again); None for a
+    ``/2`` file, which carries its layered circuit. ``required``: a ``/1`` file without a
+    readable circuit is an error, else the view goes on without wire kinds."""
+    from circuit2mlp.interp import embedded_circuit
+
+    if network.circuit_map is not None:
+        return None
+    if required:
+        return embedded_circuit(network, str(weights))
+    try:
+        return embedded_circuit(network, str(weights))
+    except Exception:  # the view is useful even without wire kinds
+        return None
+
+
 def _emit_json(data: Any, output: Path | None) -> None:
     text = json.dumps(data, indent=1) + "\n"
     if output is None:
@@ -105,13 +121,10 @@ def features_cmd(
     """List the ground-truth feature dictionary of WEIGHTS: per level, every circuit wire
     with its read-off vector's norm, the neurons it reads, and its worst interference
     (|cos| with another wire's read-off) and with whom."""
-    from circuit2mlp.interp import embedded_circuit, feature_dictionary
+    from circuit2mlp.interp import feature_dictionary
 
     network = _load(weights)
-    try:
-        circuit = embedded_circuit(network, str(weights))
-    except Exception:  # the dictionary is useful even without wire kinds
-        circuit = None
+    circuit = _circuit(network, weights, required=False)
     data = feature_dictionary(
         network, list(levels) or None, circuit, budget=pair_budget, sample=sample, top=top
     )
@@ -171,13 +184,10 @@ def inspect_cmd(weights: Path, as_json: bool) -> None:
     parameter counts, neurons per layer and per gate."""
     from rich.table import Table
 
-    from circuit2mlp.interp import embedded_circuit, summary
+    from circuit2mlp.interp import summary
 
     network = _load(weights)
-    try:
-        circuit = embedded_circuit(network, str(weights))
-    except Exception:
-        circuit = None
+    circuit = _circuit(network, weights, required=False)
     data = summary(network, weights, circuit)
     if as_json:
         _emit_json(data, None)
@@ -279,10 +289,10 @@ def _ratio(value: float | None) -> str:
 def trace_cmd(weights: Path, ones: str, limit: int, show_all: bool, as_json: bool) -> None:
     """Run one input through WEIGHTS and show, level by level, each circuit wire's true value
     (simulated) next to the network's read-off of it, worst errors first."""
-    from circuit2mlp.interp import embedded_circuit, trace
+    from circuit2mlp.interp import trace
 
     network = _load(weights)
-    circuit = embedded_circuit(network, str(weights))
+    circuit = _circuit(network, weights, required=True)
     names = [n.strip() for n in ones.split(",") if n.strip()]
     result = trace(network, names, circuit)
     if as_json:
@@ -370,11 +380,11 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
     import numpy as np
 
     from circuit2mlp.errors import UserError
-    from circuit2mlp.interp import embedded_circuit, lowered_circuit, wire_noise
+    from circuit2mlp.interp import lowered_circuit, wire_noise
     from circuit2mlp.verify import level_inputs
 
     network = _load(weights)
-    circuit = embedded_circuit(network, str(weights))
+    circuit = _circuit(network, weights, required=True)
     k = int(network.meta.get("sparsity", 3)) if k is None else k
     m = len(network.input_names)
     if k > m:
