@@ -39,6 +39,7 @@ from circuit2mlp.simulate import (
     simulate_packed,
     unpack_bits,
 )
+from circuit2mlp.superposition import level_superposition, superposition
 
 PAIR_BUDGET = 50_000_000  # co-used (feature, feature) products to compute exactly (~5 s)
 CHUNK_PAIRS = 4_000_000  # products per chunk of rows (bounds memory)
@@ -285,16 +286,16 @@ def feature_dictionary(
                     "partner": fmap.names[partner] if partner >= 0 else None,
                 }
             )
-        per_neuron = np.bincount(r.indices, minlength=r.shape[1])  # wires reading each neuron
-        used = per_neuron[per_neuron > 0]
+        sup = level_superposition(r)
         out_levels.append(
             {
                 "level": level,
                 "width": int(r.shape[1]),
                 "features": len(fmap.names),
-                "wires_per_neuron": round(len(fmap.names) / max(r.shape[1], 1), 6),
-                "wires_on_a_neuron_mean": round(float(used.mean()), 6) if used.size else 0.0,
-                "wires_on_a_neuron_max": int(used.max()) if used.size else 0,
+                "wires_per_neuron": sup["wires_per_neuron"],
+                "wires_on_a_neuron_mean": sup["wires_served_mean"],
+                "wires_on_a_neuron_max": sup["wires_served_max"],
+                "superposition": sup,
                 "readout_nnz": int(r.nnz),
                 "interference": inter.to_dict(fmap.names),
                 "wires": wires,
@@ -364,6 +365,7 @@ def summary(
                 "gates": gates,
                 "carries": carries,
                 "neurons_per_wire": width / len(names) if names else None,
+                "wires_per_neuron": len(names) / width if width else None,
                 "weight_nnz": w_nnz,
                 "mean_fan_in": w_nnz / width if width else 0.0,
             }
@@ -392,6 +394,7 @@ def summary(
         "layers": layers,
         "neurons_per_gate": network.neurons / meta["gates"] if meta.get("gates") else None,
         "neurons_per_wire": network.neurons / wires if wires else None,
+        "superposition": superposition(network),
         "by_op": _by_op(network, circuit),
     }
     return out
@@ -490,6 +493,9 @@ class Trace:
     ones: tuple[str, ...]
     levels: list[list[TraceRow]] = field(default_factory=list)
     outputs: list[TraceRow] = field(default_factory=list)
+    #: per level: neurons, wires per neuron, ... (superposition.level_superposition) and
+    #: ``active_neurons``, the neurons above 0 on this input
+    stats: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with each level's worst error."""
@@ -502,6 +508,7 @@ class Trace:
             "levels": [
                 {
                     "level": i,
+                    **(self.stats[i] if i < len(self.stats) else {}),
                     "max_error": round(worst(rows), 6),
                     "wires": [r.to_dict() for r in rows],
                 }
@@ -614,6 +621,7 @@ def wire_noise(
 
         network.forward(part, callback=grab)
     n = max(int(x.shape[0]), 1)
+    sup = superposition(network)
     return [
         {
             "level": level,
@@ -624,16 +632,22 @@ def wire_noise(
             # neurons on per sample: in thresholded networks (--method deep) it rises above
             # what the active wires need before any wire reads wrong, an early warning
             "active_neurons_per_sample": firing[level] / n,
+            **{k: sup[level][k] for k in ("neurons", "wires_per_neuron", "wires_served_max")},
         }
         for level in sorted(wires)
     ]
 
 
-def level_readouts(network: Network, x: np.ndarray) -> list[np.ndarray]:
-    """Per level, every feature's read-off ``R_i h_i + c_i`` for a batch: (F_i, N) float."""
+def level_readouts(
+    network: Network, x: np.ndarray, active: list[int] | None = None
+) -> list[np.ndarray]:
+    """Per level, every feature's read-off ``R_i h_i + c_i`` for a batch: (F_i, N) float;
+    ``active`` (if given) collects each level's count of activations above 0."""
     out: list[np.ndarray] = []
 
     def grab(level: int, h: np.ndarray) -> None:
+        if active is not None:
+            active.append(int(np.count_nonzero(h > 0)))
         if level < len(network.features):
             fmap = network.features[level]
             out.append(read_off(fmap, h))
@@ -657,8 +671,12 @@ def trace(
     layered = layered or lowered_circuit(network, circuit)
     x = input_vector(network, ones)
     truths = level_truths(network, circuit, x, layered)
-    readouts = level_readouts(network, x)
+    active: list[int] = []
+    readouts = level_readouts(network, x, active)
     result = Trace(tuple(ones))
+    result.stats = [
+        {**row, "active_neurons": active[row["level"]]} for row in superposition(network)
+    ]
     for level, fmap in enumerate(network.features):
         known = truths[level]
         kinds = level_kinds(network, level, circuit)

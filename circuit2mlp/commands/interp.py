@@ -76,11 +76,19 @@ def _table(rows: list[list[str]], header: list[str], indent: str = "  ") -> str:
 @click.command("features")
 @click.argument("weights", type=click.Path(path_type=Path))
 @click.option(
+    "--level",
     "--layer",
     "levels",
     type=click.IntRange(0),
     multiple=True,
     help="Only this level (0 = inputs, i = after hidden layer i); repeatable.",
+)
+@click.option(
+    "--neuron",
+    type=click.IntRange(0),
+    default=None,
+    help="With one --level: the wires this neuron serves (whose read-offs use it), with "
+    "their read-off weights: the superposition seen from one neuron.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="List the neuron ids each wire reads.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
@@ -111,6 +119,7 @@ def _table(rows: list[list[str]], header: list[str], indent: str = "  ") -> str:
 def features_cmd(
     weights: Path,
     levels: tuple[int, ...],
+    neuron: int | None,
     verbose: bool,
     as_json: bool,
     output: Path | None,
@@ -118,20 +127,26 @@ def features_cmd(
     pair_budget: int,
     sample: int,
 ) -> None:
-    """List the ground-truth feature dictionary of WEIGHTS: per level, every circuit wire
-    with its read-off vector's norm, the neurons it reads, and its worst interference
-    (|cos| with another wire's read-off) and with whom."""
+    """List the ground-truth feature dictionary of WEIGHTS: per level, how many wires share
+    its neurons, then every circuit wire with its read-off vector's norm, the neurons it
+    reads, and its worst interference (|cos| with another wire's read-off) and with whom."""
     from circuit2mlp.interp import feature_dictionary
 
     network = _load(weights)
     circuit = _circuit(network, weights, required=False)
+    if neuron is not None:
+        if len(levels) != 1:
+            raise click.UsageError("--neuron needs exactly one --level")
+        _neuron_view(network, circuit, levels[0], neuron, as_json or output is not None, output)
+        return
     data = feature_dictionary(
         network, list(levels) or None, circuit, budget=pair_budget, sample=sample, top=top
     )
     if as_json or output is not None:
         _emit_json(data, output)
         return
-    out = []
+    rows = [lvl["superposition"] | {"level": lvl["level"]} for lvl in data["levels"]]
+    out = [_superposition_table(rows), ""]
     for lvl in data["levels"]:
         inter = lvl["interference"]
         how = (
@@ -171,6 +186,58 @@ def features_cmd(
             out.append(f"  top pairs: {pairs}")
         out.append("")
     click.echo("\n".join(out), nl=False)
+
+
+def _superposition_table(rows: list[dict[str, Any]]) -> str:
+    """Per level: neurons, wires, wires per neuron, and the wires a neuron serves."""
+    header = ["level", "neurons", "wires", "wires/neuron", "served mean", "served max"]
+    table = [
+        [
+            str(r["level"]),
+            str(r["neurons"]),
+            str(r["wires"]),
+            f"{r['wires_per_neuron']:.3f}",
+            f"{r['wires_served_mean']:.2f}",
+            str(r["wires_served_max"]),
+        ]
+        for r in rows
+    ]
+    return "superposition (a neuron serves the wires whose read-offs use it):\n" + _table(
+        table, header
+    )
+
+
+def _neuron_view(network, circuit, level: int, neuron: int, as_json: bool, output) -> None:
+    """``features --level i --neuron j``: the wires neuron j of level i serves."""
+    from circuit2mlp.interp import level_kinds
+    from circuit2mlp.superposition import level_superposition, served_wires
+
+    served = served_wires(network, level, neuron)
+    kinds = level_kinds(network, level, circuit)
+    sup = level_superposition(network.features[level].readout)
+    data = {
+        "level": level,
+        "neuron": neuron,
+        "serves": len(served),
+        "level_superposition": sup,
+        "wires": [
+            {"name": w.name, "kind": kinds[w.row], "weight": round(w.weight, 6)} for w in served
+        ],
+    }
+    if as_json:
+        _emit_json(data, output)
+        return
+    lines = [
+        f"level {level}, neuron {neuron}: serves {len(served)} wires (this level: "
+        f"{sup['wires']} wires on {sup['neurons']} neurons, "
+        f"{sup['wires_per_neuron']:.3f} per neuron; a neuron serves at most "
+        f"{sup['wires_served_max']})",
+        _table(
+            [[w["name"], w["kind"] or "?", _fmt(w["weight"])] for w in data["wires"]],
+            ["wire", "kind", "read-off weight"],
+        ),
+    ]
+    click.echo("\n".join(lines))
 
 
 # --------------------------------------------------------------------------- inspect
@@ -231,7 +298,8 @@ def inspect_cmd(weights: Path, as_json: bool) -> None:
     console.print(mats)
 
     layers = Table(title="layers", title_justify="left")
-    for col in ("layer", "neurons", "gates", "carries", "neurons/wire", "weight nnz", "fan-in"):
+    columns = ("layer", "neurons", "gates", "carries", "neurons/wire", "wires/neuron")
+    for col in (*columns, "weight nnz", "fan-in"):
         layers.add_column(col, justify="right")
     for row in data["layers"]:
         layers.add_row(
@@ -240,6 +308,7 @@ def inspect_cmd(weights: Path, as_json: bool) -> None:
             f"{row['gates']:,}",
             f"{row['carries']:,}",
             _ratio(row["neurons_per_wire"]),
+            _ratio(row["wires_per_neuron"]),
             f"{row['weight_nnz']:,}",
             f"{row['mean_fan_in']:.2f}",
         )
@@ -309,13 +378,20 @@ def trace_cmd(weights: Path, ones: str, limit: int, show_all: bool, as_json: boo
         worst = max(errors, key=lambda r: r.error, default=None)
         label = "outputs" if is_out else f"level {level}"
         head = f"{label}: {len(rows)} wires"
+        if not is_out and level < len(result.stats):
+            st = result.stats[level]
+            head += (
+                f" on {st['neurons']} neurons ({st['wires_per_neuron']:.3g} per neuron, "
+                f"{st['active_neurons']} on)"
+            )
         if worst is not None:
             head += f", max error {worst.error:.3g} ({worst.name})"
         wrong = sum(r.wrong for r in rows)
         if wrong:
             head += f", [bold red]{wrong} wrong[/]"
         shown = rows if show_all or len(rows) <= limit else _interesting(rows, limit)
-        table = Table(title=head, title_justify="left")
+        console.print(head)  # a line of its own: a table title would wrap to the table's width
+        table = Table()
         for col in ("wire", "kind", "truth", "read-off", "error"):
             table.add_column(col, justify="left" if col in ("wire", "kind") else "right")
         for r in shown:
@@ -400,6 +476,8 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
         [
             str(r["level"]),
             str(r["wires"]),
+            str(r["neurons"]),
+            f"{r['wires_per_neuron']:.3f}",
             *(f"{r['off_by'][t]:.4f}" for t in ("0.1", "0.25", "0.5")),
             f"{r['noisy_wires_per_sample']:.3f}",
             f"{r['active_neurons_per_sample']:.1f}",
@@ -409,6 +487,8 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
     header = [
         "level",
         "wires",
+        "neurons",
+        "wires/neuron",
         "off >0.1",
         "off >0.25",
         "off >0.5",
