@@ -18,7 +18,11 @@ integers, booleans), never a pickle:
 - ``layered.stored_negated`` (G,), ``layered.input_stored_negated`` (m,): the wire's stored
   polarity (its neurons carry NOT wire; the read-offs in the file already give the true value);
 - ``layered.outputs`` (n,): the wire of the last level each circuit output reads;
-- ``wires{i}.feature`` (W_i,): for each wire of level i, its row in ``features{i}`` (-1: none).
+- ``wires.circuit_level`` (levels,): the circuit level each network level i holds (a network
+  may have more levels than its circuit: with inputs in superposition a decode layer holds the
+  inputs again);
+- ``wires{i}.feature``: for each wire of network level i's circuit level, its row in
+  ``features{i}`` (-1: none).
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ def wire_kind(name: str, level: int, signals: set[str]) -> str:
 
 @dataclass
 class CircuitMap:
-    """The arrays of the module docstring (``wires[i]``: level i's wire → feature row)."""
+    """The arrays of the module docstring (``circuit_level[i]``: the circuit level network
+    level i holds; ``wires[i]``: that level's wire → feature row)."""
 
     inputs: tuple[str, ...]
     widths: np.ndarray
@@ -79,6 +84,7 @@ class CircuitMap:
     stored_negated: np.ndarray
     input_stored_negated: np.ndarray
     outputs: np.ndarray
+    circuit_level: np.ndarray
     wires: list[np.ndarray]
 
     # ------------------------------------------------------------------ building
@@ -109,8 +115,11 @@ class CircuitMap:
             previous = {g.name: i for i, g in enumerate(layer)}
         last = {n: i for i, n in enumerate(layered.level_signals(layered.depth))}
         widths = np.array([len(layer) for layer in layered.layers], dtype=np.int64)
+        # extra network levels (a decode layer of inputs in superposition) come first
+        extra = max(0, len(feature_names) - 1 - layered.depth)
+        circuit_level = [min(max(0, i - extra), layered.depth) for i in range(len(feature_names))]
         wires = []
-        for level, fnames in enumerate(feature_names):
+        for level, fnames in zip(circuit_level, feature_names, strict=True):
             row = {n: i for i, n in enumerate(fnames)}
             wires.append(
                 np.array([row.get(s, -1) for s in layered.level_signals(level)], dtype=np.int64)
@@ -127,12 +136,14 @@ class CircuitMap:
             stored_negated=np.array([n in flipped for n in names], dtype=bool),
             input_stored_negated=np.array([n in flipped for n in layered.inputs], dtype=bool),
             outputs=np.array([last[s] for s in layered.output_signals], dtype=np.int64),
+            circuit_level=np.array(circuit_level, dtype=np.int64),
             wires=wires,
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The npz members (names as in the module docstring)."""
         out = {f"layered.{name}": getattr(self, name) for name in ARRAYS}
+        out["wires.circuit_level"] = self.circuit_level
         for level, rows in enumerate(self.wires):
             out[f"wires{level}.feature"] = rows
         return out
@@ -194,10 +205,20 @@ class CircuitMap:
             raise fail("'layered.outputs' names a wire the last level does not have")
         if len(set(names.tolist())) != g or set(names.tolist()) & set(inputs):
             raise fail("'layered.names' repeats a wire name")
+        circuit_level = get("wires.circuit_level")
+        if (
+            circuit_level.ndim != 1
+            or circuit_level.size < len(feature_rows)  # read-off levels are optional
+            or circuit_level.dtype.kind not in "iu"
+            or (circuit_level.size and circuit_level.min() < 0)
+            or (circuit_level.size and circuit_level.max() >= len(level_sizes))
+            or np.any(np.diff(circuit_level) < 0)
+        ):
+            raise fail("'wires.circuit_level' must give each network level a circuit level")
         wires = []
         for level, rows in enumerate(feature_rows):
             w = get(f"wires{level}.feature")
-            if level >= len(level_sizes) or w.shape != (level_sizes[level],):
+            if w.shape != (level_sizes[int(circuit_level[level])],):
                 raise fail(f"'wires{level}.feature' does not match level {level}'s wires")
             if w.dtype.kind not in "iu" or (w.size and (w.min() < -1 or w.max() >= rows)):
                 raise fail(f"'wires{level}.feature' names a read-off row that does not exist")
@@ -214,6 +235,7 @@ class CircuitMap:
             stored,
             in_stored,
             outs.astype(np.int64),
+            circuit_level[: len(feature_rows)].astype(np.int64),
             wires,
         )
 
@@ -243,13 +265,20 @@ class CircuitMap:
         return lo, lo + int(self.widths[level - 1])
 
     def feature_kinds(self, level: int, feature_names: Sequence[str]) -> list[str | None]:
-        """Per read-off row of a level, its wire's kind (None: no wire of the circuit)."""
+        """Per read-off row of network level ``level``, its wire's kind (None: none)."""
         out: list[str | None] = [None] * len(feature_names)
         if level < len(self.wires):
-            for kind, row in zip(self.level_kinds(level), self.wires[level].tolist(), strict=True):
+            kinds = self.level_kinds(int(self.circuit_level[level]))
+            for kind, row in zip(kinds, self.wires[level].tolist(), strict=True):
                 if row >= 0:
                     out[row] = kind
         return out
+
+    def network_level_kinds(self, level: int) -> list[str]:
+        """The kinds of the wires network level ``level`` holds."""
+        if level >= len(self.circuit_level):
+            return []
+        return self.level_kinds(int(self.circuit_level[level]))
 
     def layered(self, name: str, output_names: Sequence[str]) -> LayeredCircuit:
         """The layered circuit as IR (Gate objects), for the simulator."""

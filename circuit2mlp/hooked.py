@@ -138,11 +138,16 @@ class HookedCircuitMLP(HookedRootModule):
         """The wires neuron ``neuron`` of ``level`` serves (whose read-offs use it), with
         their read-off weights, largest first."""
         readout = self.features[level].readout
-        column = (readout.to_dense() if readout.is_sparse else readout)[:, neuron]
-        rows = torch.nonzero(column).flatten().tolist()
         names = self.features[level].names
-        pairs = [(names[r], float(column[r])) for r in rows]
-        return sorted(pairs, key=lambda p: -abs(p[1]))
+        if readout.is_sparse:  # never densified: a U-AND read-off has 10^9 entries
+            coo = readout.coalesce()
+            rows, cols = coo.indices()
+            hit = (cols == neuron) & (coo.values() != 0)
+            pairs = list(zip(rows[hit].tolist(), coo.values()[hit].tolist(), strict=True))
+        else:
+            column = readout[:, neuron]
+            pairs = [(r, float(column[r])) for r in torch.nonzero(column).flatten().tolist()]
+        return sorted(((names[r], w) for r, w in pairs), key=lambda p: (-abs(p[1]), p[0]))
 
     def read_off(self, level: int, h: torch.Tensor) -> torch.Tensor:
         """Every wire's value at ``level`` from that level's activations (batch, d)."""

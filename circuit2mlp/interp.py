@@ -352,7 +352,7 @@ def summary(
     for i, width in enumerate(network.widths):
         names = network.features[i + 1].names if i + 1 < len(network.features) else ()
         if network.circuit_map is not None:
-            carries = network.circuit_map.level_kinds(i + 1).count("carry")
+            carries = network.circuit_map.network_level_kinds(i + 1).count("carry")
         else:
             carries = sum(1 for n in names if carried_signal(n) != n)
         gates = len(names) - carries
@@ -557,8 +557,10 @@ def level_truths(
     )
     truths: list[dict[str, np.ndarray]] = []
     signals = set(circuit.inputs) | set(circuit.gate_map) if circuit is not None else set()
+    cmap = network.circuit_map
     for i, fmap in enumerate(network.features):
-        known = per_level[i] if i < len(per_level) else {}
+        at = int(cmap.circuit_level[i]) if cmap is not None and i < len(cmap.circuit_level) else i
+        known = per_level[at] if at < len(per_level) else {}
         rows, names = [], []
         fallback = []
         for name in fmap.names:

@@ -23,10 +23,11 @@ from circuit2mlp.errors import UserError
 def level_superposition(readout: Any, wires: int | None = None) -> dict[str, Any]:
     """Figures of one level from its read-off matrix (F, d): neurons, wires, wires per neuron,
     and how many wires a neuron serves (mean over the neurons that serve any, and max)."""
-    r = sp.csr_matrix(readout)
+    r = sp.csr_matrix(readout)  # no copy of a CSR matrix: never modified here
     f, d = r.shape
-    r.eliminate_zeros()
-    per_neuron = np.bincount(r.indices, minlength=d)
+    stored = r.data != 0  # explicit zeros use no neuron
+    per_neuron = np.bincount(r.indices[stored], minlength=d)
+    nnz = int(np.count_nonzero(stored))
     used = per_neuron[per_neuron > 0]
     return {
         "neurons": int(d),
@@ -35,7 +36,7 @@ def level_superposition(readout: Any, wires: int | None = None) -> dict[str, Any
         "serving_neurons": int(used.size),
         "wires_served_mean": round(float(used.mean()), 6) if used.size else 0.0,
         "wires_served_max": int(used.max()) if used.size else 0,
-        "neurons_per_wire_mean": round(r.nnz / f, 6) if f else 0.0,
+        "neurons_per_wire_mean": round(nnz / f, 6) if f else 0.0,
     }
 
 
@@ -67,8 +68,9 @@ def served_wires(network: Any, level: int, neuron: int) -> list[ServedWire]:
     d = fmap.readout.shape[1]
     if not 0 <= neuron < d:
         raise UserError(f"no neuron {neuron} at level {level} (neurons 0..{d - 1})")
-    column = sp.csc_matrix(fmap.readout)[:, neuron]
-    column.eliminate_zeros()
-    rows, weights = column.indices, column.data
+    r = sp.csr_matrix(fmap.readout)
+    hit = (r.indices == neuron) & (r.data != 0)
+    rows = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))[hit]
+    weights = r.data[hit]
     order = np.lexsort((rows, -np.abs(weights)))
     return [ServedWire(int(rows[i]), fmap.names[rows[i]], float(weights[i])) for i in order]

@@ -80,7 +80,8 @@ for i, width in enumerate(z["layered.widths"]):
         rows.append(RULES[str(ops[g])](ins.sum(axis=0), ins.shape[0]).astype(np.int64))
         g += 1
     level = np.array(rows).reshape(width, x.shape[0])
-    feats = z[f"features{i + 1}.names"][z[f"wires{i + 1}.feature"]]
+    net = int(np.flatnonzero(z["wires.circuit_level"] == i + 1)[0])
+    feats = z[f"features{net}.names"][z[f"wires{net}.feature"]]
     assert list(feats) == list(names[g - width:g])
 np.save(sys.argv[3], level[z["layered.outputs"]].T.astype(np.uint8))
 """

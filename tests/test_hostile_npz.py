@@ -248,6 +248,8 @@ def _shifted(base: Arrays, name: str, delta: int) -> np.ndarray:
         (lambda b: {"layered__negated": ~b["layered.negated"]}, "negates"),
         (lambda b: {"layered__fanin": b["layered.fanin"].astype(np.float32)}, "integer"),
         (lambda b: {"wires1__feature": b["wires1.feature"] + 99}, "wires1.feature"),
+        (lambda b: {"wires__circuit_level": b["wires.circuit_level"][::-1]}, "circuit_level"),
+        (lambda b: {"wires__circuit_level": b["wires.circuit_level"] + 9}, "circuit_level"),
         (lambda b: {"wires2__feature": b["wires2.feature"][:-1]}, "wires2.feature"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",

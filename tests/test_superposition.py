@@ -125,7 +125,7 @@ def test_trace_and_noise_show_wires_per_neuron(deep, capsys):
     )
 
 
-def test_exports_carry_the_figures(deep, tmp_path):
+def test_exports_carry_the_figures(deep, tmp_path, monkeypatch):
     _, network, path = deep
     rows = superposition(network)
     pytest.importorskip("safetensors")
@@ -146,9 +146,15 @@ def test_exports_carry_the_figures(deep, tmp_path):
     hooked = load(path)
     assert hooked.superposition == rows
     neuron = int(np.argmax(dense_counts(network, 1)[2]))
-    want = [(w.name, w.weight) for w in served_wires(network, 1, neuron)]
-    got = hooked.served_wires(1, neuron)
-    assert sorted(n for n, _ in got) == sorted(n for n, _ in want)
+    want = sorted((w.name, round(w.weight, 5)) for w in served_wires(network, 1, neuron))
+    got = sorted((n, round(w, 5)) for n, w in hooked.served_wires(1, neuron))
+    assert got == want and len(want) > 1
+    import circuit2mlp.hooked as hooked_module
+
+    monkeypatch.setattr(hooked_module, "DENSE_LIMIT", 0)  # read-offs kept sparse (COO)
+    sparse = load(path)
+    assert sparse.features[1].readout.is_sparse
+    assert sorted((n, round(w, 5)) for n, w in sparse.served_wires(1, neuron)) == want
     pytest.importorskip("onnx")
     import onnx
 
