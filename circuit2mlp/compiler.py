@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from circuit2mlp import __version__
+from circuit2mlp.circuitmap import CircuitMap
 from circuit2mlp.codegen.blocks import assemble, true_polarity
 from circuit2mlp.codegen.exact import exact_neuron_count
 from circuit2mlp.codegen.plan import Plan
@@ -204,8 +205,11 @@ def compile_circuit(
         "layer_sizes": [int(b.neurons) for b in blocks],
         "predicted_errors_per_sample": predicted,
     }
+    signals = set(circuit.inputs) | set(circuit.gate_map)
+    names = [f.names for f in assembled.features]
+    circuit_map = CircuitMap.build(layered, signals, flipped, names)
     network = Network.from_assembled(
-        assembled, circuit.inputs, circuit.outputs, meta, write_yaml(circuit)
+        assembled, circuit.inputs, circuit.outputs, meta, write_yaml(circuit), circuit_map
     )
     report = CompileReport(
         circuit=circuit.name,

@@ -26,8 +26,9 @@ from circuit2mlp.layer_plan import (  # noqa: F401  (plan_forward, layout: part 
     plan_forward,
     plan_layers,
 )
-from circuit2mlp.network import Network
+from circuit2mlp.network import FORMAT, FORMAT_1, Network
 from circuit2mlp.optional import require
+from circuit2mlp.superposition import superposition
 
 TARGETS = ("torch", "safetensors", "onnx")
 ONNX_OPSET = 18  # ScatterND with reduction="add" needs >= 16
@@ -51,10 +52,11 @@ def export_torch(network: Network, path: str | os.PathLike, dense_limit: int = D
 
 def npz_tensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Every array of a (validated) weights file, split into numeric tensors and string
-    metadata: 0-d strings as they are, 1-d string arrays as JSON lists."""
-    Network.load(path)  # validate the whole file first: same refusals as verify
+    metadata: 0-d strings as they are, 1-d string arrays as JSON lists; ``superposition``: the
+    per-level figures of :func:`circuit2mlp.superposition.superposition` as JSON."""
+    network = Network.load(path)  # validate the whole file first: same refusals as verify
     tensors: dict[str, np.ndarray] = {}
-    metadata: dict[str, str] = {}
+    metadata: dict[str, str] = {"superposition": json.dumps(superposition(network))}
     with np.load(path, allow_pickle=False) as z:
         for name in z.files:
             array = z[name]
@@ -137,10 +139,11 @@ def onnx_model(network: Network, dense_limit: int = DENSE_LIMIT):
     )
     model.ir_version = ONNX_IR_VERSION
     meta = {
-        "format": "circuit2mlp/1",
+        "format": FORMAT if network.circuit_map is not None else FORMAT_1,
         "meta": json.dumps(network.meta, sort_keys=True),
         "input_names": json.dumps(list(network.input_names)),
         "output_names": json.dumps(list(network.output_names)),
+        "superposition": json.dumps(superposition(network)),
     }
     helper.set_model_props(model, meta)
     if model.ByteSize() < ONNX_MAX_BYTES:  # the checker cannot take larger protos in memory

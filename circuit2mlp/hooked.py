@@ -10,7 +10,9 @@ module still offers :meth:`run_with_cache`. Why: interpretability tools expect a
 activations they can hook by name; here each hooked activation comes with its true features.
 
 The feature dictionary travels with the module: ``module.features[i]`` holds level i's wire
-names, read-off matrix (F_i, d_i) and bias, and :meth:`read_off` gives every wire's value.
+names, read-off matrix (F_i, d_i) and bias, and :meth:`read_off` gives every wire's value;
+``module.superposition`` gives per level the wires per neuron and :meth:`served_wires` the
+wires one neuron serves.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import scipy.sparse as sp
 from circuit2mlp.layer_plan import DENSE_LIMIT
 from circuit2mlp.network import Network
 from circuit2mlp.optional import require
+from circuit2mlp.superposition import superposition
 
 torch = require("torch", "circuit2mlp.load (a hookable PyTorch module)")
 nn = torch.nn
@@ -84,6 +87,8 @@ class HookedCircuitMLP(HookedRootModule):
         self.input_names = tuple(network.input_names)
         self.output_names = tuple(network.output_names)
         self.meta: dict[str, Any] = dict(network.meta)
+        #: per level: neurons, wires, wires per neuron, wires a neuron serves (mean, max)
+        self.superposition: list[dict[str, Any]] = superposition(network)
         seq = to_module(network, dense_limit)
         linears = [m for m in seq if not isinstance(m, nn.ReLU)]
         self.embed = linears[0]
@@ -128,6 +133,21 @@ class HookedCircuitMLP(HookedRootModule):
                 for handle in handles:
                     handle.remove()
             return y, cache
+
+    def served_wires(self, level: int, neuron: int) -> list[tuple[str, float]]:
+        """The wires neuron ``neuron`` of ``level`` serves (whose read-offs use it), with
+        their read-off weights, largest first."""
+        readout = self.features[level].readout
+        names = self.features[level].names
+        if readout.is_sparse:  # never densified: a U-AND read-off has 10^9 entries
+            coo = readout.coalesce()
+            rows, cols = coo.indices()
+            hit = (cols == neuron) & (coo.values() != 0)
+            pairs = list(zip(rows[hit].tolist(), coo.values()[hit].tolist(), strict=True))
+        else:
+            column = readout[:, neuron]
+            pairs = [(r, float(column[r])) for r in torch.nonzero(column).flatten().tolist()]
+        return sorted(((names[r], w) for r, w in pairs), key=lambda p: (-abs(p[1]), p[0]))
 
     def read_off(self, level: int, h: torch.Tensor) -> torch.Tensor:
         """Every wire's value at ``level`` from that level's activations (batch, d)."""

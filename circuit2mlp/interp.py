@@ -27,11 +27,19 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from circuit2mlp.circuitmap import carried_signal, wire_kind
 from circuit2mlp.errors import UserError
 from circuit2mlp.forward import read_off
 from circuit2mlp.ir import Circuit, Gate, LayeredCircuit
 from circuit2mlp.network import Network
-from circuit2mlp.simulate import eval_gate_packed, pack_bits, simulate_packed, unpack_bits
+from circuit2mlp.simulate import (
+    layered_levels,
+    pack_bits,
+    simulate_layered_packed,
+    simulate_packed,
+    unpack_bits,
+)
+from circuit2mlp.superposition import level_superposition, superposition
 
 PAIR_BUDGET = 50_000_000  # co-used (feature, feature) products to compute exactly (~5 s)
 CHUNK_PAIRS = 4_000_000  # products per chunk of rows (bounds memory)
@@ -52,9 +60,15 @@ def embedded_circuit(network: Network, label: str = "weights") -> Circuit:
     return parse_circuit(network.circuit_yaml, "yaml", path=f"{label}[circuit]")
 
 
-def lowered_circuit(network: Network, circuit: Circuit) -> LayeredCircuit | None:
-    """The layered circuit the compiler saw (normalize + layer with the file's options), whose
-    gate names are the feature names; None when it cannot be rebuilt."""
+def lowered_circuit(network: Network, circuit: Circuit | None = None) -> LayeredCircuit | None:
+    """The layered circuit the compiler saw, whose gate names are the feature names: read from
+    the file's circuit map (``circuit2mlp/2``), else rebuilt by running normalize + layer with
+    the file's options on ``circuit`` (``/1`` files); None when it cannot be had."""
+    if network.circuit_map is not None:
+        name = str(network.meta.get("circuit") or "circuit")
+        return network.circuit_map.layered(name, network.output_names)
+    if circuit is None:
+        return None
     from circuit2mlp.passes.registry import run_pipeline
 
     options = network.meta.get("options") or {}
@@ -65,23 +79,16 @@ def lowered_circuit(network: Network, circuit: Circuit) -> LayeredCircuit | None
     return layered if isinstance(layered, LayeredCircuit) else None
 
 
-def wire_kind(name: str, level: int, signals: set[str]) -> str:
-    """How a feature relates to the source circuit: ``input``, ``signal`` (a circuit wire),
-    ``carry`` (``signal@level``: a wire carried through a layer it skips) or ``internal``
-    (a wire the compiler made, e.g. ``g$c3`` from expanding a cover)."""
-    if level == 0:
-        return "input"
-    if name in signals:
-        return "signal"
-    if carried_signal(name) != name:
-        return "carry"
-    return "internal"
-
-
-def carried_signal(name: str) -> str:
-    """``sig`` for a carry ``sig@3``, else the name itself."""
-    base, at, lvl = name.rpartition("@")
-    return base if at and lvl.isdigit() else name
+def level_kinds(network: Network, level: int, circuit: Circuit | None) -> list[str | None]:
+    """Each read-off row's wire kind at a level: from the circuit map when the file has one,
+    else guessed from names against ``circuit`` (None when neither is there)."""
+    names = network.features[level].names
+    if network.circuit_map is not None:
+        return network.circuit_map.feature_kinds(level, names)
+    if circuit is None:
+        return [None] * len(names)
+    signals = set(circuit.inputs) | set(circuit.gate_map)
+    return [wire_kind(name, level, signals) for name in names]
 
 
 # --------------------------------------------------------------------------- interference
@@ -255,10 +262,10 @@ def feature_dictionary(
     for level in wanted:
         if not 0 <= level < len(network.features):
             raise UserError(f"no level {level} (levels 0..{len(network.features) - 1})")
-    signals = set(circuit.inputs) | set(circuit.gate_map) if circuit is not None else set()
     out_levels = []
     for level in wanted:
         fmap = network.features[level]
+        kinds = level_kinds(network, level, circuit)
         r = sp.csr_matrix(fmap.readout)
         r.sort_indices()
         inter = interference(r, budget, sample, top, seed=level)
@@ -270,7 +277,7 @@ def feature_dictionary(
             wires.append(
                 {
                     "name": name,
-                    "kind": wire_kind(name, level, signals) if signals else None,
+                    "kind": kinds[f],
                     "norm": round(float(norms[f]), 6),
                     "bias": round(float(fmap.bias[f]), 6),
                     "neurons": int(ids.size),
@@ -279,16 +286,16 @@ def feature_dictionary(
                     "partner": fmap.names[partner] if partner >= 0 else None,
                 }
             )
-        per_neuron = np.bincount(r.indices, minlength=r.shape[1])  # wires reading each neuron
-        used = per_neuron[per_neuron > 0]
+        sup = level_superposition(r)
         out_levels.append(
             {
                 "level": level,
                 "width": int(r.shape[1]),
                 "features": len(fmap.names),
-                "wires_per_neuron": round(len(fmap.names) / max(r.shape[1], 1), 6),
-                "wires_on_a_neuron_mean": round(float(used.mean()), 6) if used.size else 0.0,
-                "wires_on_a_neuron_max": int(used.max()) if used.size else 0,
+                "wires_per_neuron": sup["wires_per_neuron"],
+                "wires_on_a_neuron_mean": sup["wires_served_mean"],
+                "wires_on_a_neuron_max": sup["wires_served_max"],
+                "superposition": sup,
                 "readout_nnz": int(r.nnz),
                 "interference": inter.to_dict(fmap.names),
                 "wires": wires,
@@ -344,7 +351,10 @@ def summary(
     layers = []
     for i, width in enumerate(network.widths):
         names = network.features[i + 1].names if i + 1 < len(network.features) else ()
-        carries = sum(1 for n in names if carried_signal(n) != n)
+        if network.circuit_map is not None:
+            carries = network.circuit_map.network_level_kinds(i + 1).count("carry")
+        else:
+            carries = sum(1 for n in names if carried_signal(n) != n)
         gates = len(names) - carries
         weight = network.layers[i][0]
         w_nnz = int(weight.nnz) if sp.issparse(weight) else int(np.count_nonzero(weight))
@@ -355,6 +365,7 @@ def summary(
                 "gates": gates,
                 "carries": carries,
                 "neurons_per_wire": width / len(names) if names else None,
+                "wires_per_neuron": len(names) / width if width else None,
                 "weight_nnz": w_nnz,
                 "mean_fan_in": w_nnz / width if width else 0.0,
             }
@@ -383,6 +394,7 @@ def summary(
         "layers": layers,
         "neurons_per_gate": network.neurons / meta["gates"] if meta.get("gates") else None,
         "neurons_per_wire": network.neurons / wires if wires else None,
+        "superposition": superposition(network),
         "by_op": _by_op(network, circuit),
     }
     return out
@@ -391,18 +403,14 @@ def summary(
 def _by_op(network: Network, circuit: Circuit | None) -> list[dict[str, Any]] | None:
     """Per gate op of the lowered circuit: how many gates, and the neurons their read-offs
     use (the neurons a gate costs, for methods that give gates their own neurons)."""
-    if circuit is None:
-        return None
     layered = lowered_circuit(network, circuit)
     if layered is None:
         return None
+    carry = _carries(network)
     ops: dict[str, str] = {}
     for layer in layered.layers:
         for gate in layer:
-            op = gate.op
-            ops[gate.name] = (
-                "carry" if op == "BUF" and carried_signal(gate.name) != gate.name else op
-            )
+            ops[gate.name] = _op(gate, carry)
     count: Counter[str] = Counter()
     neurons: dict[str, list[int]] = defaultdict(list)
     for fmap in network.features[1:]:
@@ -411,7 +419,7 @@ def _by_op(network: Network, circuit: Circuit | None) -> list[dict[str, Any]] | 
             op = ops.get(name, "?")
             count[op] += 1
             neurons[op].append(int(per_row[f]))
-    fan_ins = _fan_ins(layered)
+    fan_ins = _fan_ins(layered, carry)
     return [
         {
             "op": op,
@@ -424,15 +432,23 @@ def _by_op(network: Network, circuit: Circuit | None) -> list[dict[str, Any]] | 
     ]
 
 
-def _op(gate: Gate) -> str:
+def _carries(network: Network) -> set[str] | None:
+    """The carry wires by the circuit map (None: a ``/1`` file, judge by name)."""
+    cmap = network.circuit_map
+    return None if cmap is None else set(cmap.names[cmap.kinds == "carry"].tolist())
+
+
+def _op(gate: Gate, carries: set[str] | None) -> str:
+    if carries is not None:
+        return "carry" if gate.name in carries else gate.op
     return "carry" if gate.op == "BUF" and carried_signal(gate.name) != gate.name else gate.op
 
 
-def _fan_ins(layered: LayeredCircuit) -> dict[str, str]:
+def _fan_ins(layered: LayeredCircuit, carries: set[str] | None) -> dict[str, str]:
     seen: dict[str, set[int]] = defaultdict(set)
     for layer in layered.layers:
         for gate in layer:
-            seen[_op(gate)].add(len(gate.fanin))
+            seen[_op(gate, carries)].add(len(gate.fanin))
     return {op: ",".join(map(str, sorted(ks))) for op, ks in seen.items()}
 
 
@@ -477,6 +493,9 @@ class Trace:
     ones: tuple[str, ...]
     levels: list[list[TraceRow]] = field(default_factory=list)
     outputs: list[TraceRow] = field(default_factory=list)
+    #: per level: neurons, wires per neuron, ... (superposition.level_superposition) and
+    #: ``active_neurons``, the neurons above 0 on this input
+    stats: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with each level's worst error."""
@@ -489,6 +508,7 @@ class Trace:
             "levels": [
                 {
                     "level": i,
+                    **(self.stats[i] if i < len(self.stats) else {}),
                     "max_error": round(worst(rows), 6),
                     "wires": [r.to_dict() for r in rows],
                 }
@@ -514,30 +534,33 @@ def input_vector(network: Network, ones: list[str]) -> np.ndarray:
 
 
 def level_truths(
-    network: Network, circuit: Circuit, x: np.ndarray, layered: LayeredCircuit | None = None
+    network: Network,
+    circuit: Circuit | None,
+    x: np.ndarray,
+    layered: LayeredCircuit | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """For a batch x (N, m): per level, each feature's true value (bool (N,)), where known.
 
-    The truth comes from simulating the lowered circuit (the compiler's own wires, carries and
-    internal names included) level by level; a name the lowering does not produce falls back
-    to the source circuit's signal of that name (a carry ``s@k`` to ``s``). Pass ``layered``
-    (from :func:`lowered_circuit`) to skip lowering again when tracing many inputs.
+    The truth comes from simulating the layered circuit (the compiler's own wires, carries and
+    internal names included) level by level: the file's circuit map, or for ``/1`` files the
+    circuit lowered again, where a name the lowering does not produce falls back to the
+    source circuit's signal of that name (a carry ``s@k`` to ``s``). Pass ``layered`` (from
+    :func:`lowered_circuit`) to skip lowering again when tracing many inputs.
     """
     n = x.shape[0]
     packed = pack_bits(x)
-    values: dict[str, np.ndarray] = dict(zip(circuit.inputs, packed, strict=True))
-    per_level: list[dict[str, np.ndarray]] = [dict(values)]
     layered = layered or lowered_circuit(network, circuit)
-    if layered is not None:
-        words = packed.shape[1]
-        level = dict(values)
-        for gates in layered.layers:
-            level = {g.name: eval_gate_packed(g, [level[s] for s in g.fanin], words) for g in gates}
-            per_level.append(level)
+    per_level: list[dict[str, np.ndarray]] = (
+        list(layered_levels(layered, packed))
+        if layered is not None
+        else [dict(zip(network.input_names, packed, strict=True))]
+    )
     truths: list[dict[str, np.ndarray]] = []
-    signals = set(circuit.inputs) | set(circuit.gate_map)
+    signals = set(circuit.inputs) | set(circuit.gate_map) if circuit is not None else set()
+    cmap = network.circuit_map
     for i, fmap in enumerate(network.features):
-        known = per_level[i] if i < len(per_level) else {}
+        at = int(cmap.circuit_level[i]) if cmap is not None and i < len(cmap.circuit_level) else i
+        known = per_level[at] if at < len(per_level) else {}
         rows, names = [], []
         fallback = []
         for name in fmap.names:
@@ -546,7 +569,7 @@ def level_truths(
                 names.append(name)
             elif carried_signal(name) in signals:
                 fallback.append(name)
-        if fallback:
+        if fallback and circuit is not None:
             sim = simulate_packed(circuit, packed, [carried_signal(s) for s in fallback])
             rows.extend(sim)
             names.extend(fallback)
@@ -557,7 +580,7 @@ def level_truths(
 
 def wire_noise(
     network: Network,
-    circuit: Circuit,
+    circuit: Circuit | None,
     x: np.ndarray,
     thresholds: tuple[float, ...] = (0.1, 0.25, 0.5),
     layered: LayeredCircuit | None = None,
@@ -600,6 +623,7 @@ def wire_noise(
 
         network.forward(part, callback=grab)
     n = max(int(x.shape[0]), 1)
+    sup = superposition(network)
     return [
         {
             "level": level,
@@ -610,16 +634,22 @@ def wire_noise(
             # neurons on per sample: in thresholded networks (--method deep) it rises above
             # what the active wires need before any wire reads wrong, an early warning
             "active_neurons_per_sample": firing[level] / n,
+            **{k: sup[level][k] for k in ("neurons", "wires_per_neuron", "wires_served_max")},
         }
         for level in sorted(wires)
     ]
 
 
-def level_readouts(network: Network, x: np.ndarray) -> list[np.ndarray]:
-    """Per level, every feature's read-off ``R_i h_i + c_i`` for a batch: (F_i, N) float."""
+def level_readouts(
+    network: Network, x: np.ndarray, active: list[int] | None = None
+) -> list[np.ndarray]:
+    """Per level, every feature's read-off ``R_i h_i + c_i`` for a batch: (F_i, N) float;
+    ``active`` (if given) collects each level's count of activations above 0."""
     out: list[np.ndarray] = []
 
     def grab(level: int, h: np.ndarray) -> None:
+        if active is not None:
+            active.append(int(np.count_nonzero(h > 0)))
         if level < len(network.features):
             fmap = network.features[level]
             out.append(read_off(fmap, h))
@@ -638,20 +668,26 @@ def trace(
     """Run the input with exactly ``ones`` set, and pair every wire's read-off with its true
     value at every level; ``outputs`` pairs the network's outputs with the circuit's.
     ``circuit`` defaults to the one in the weights file; ``layered`` as for level_truths."""
-    circuit = circuit or embedded_circuit(network)
+    if circuit is None and network.circuit_map is None:
+        circuit = embedded_circuit(network)
+    layered = layered or lowered_circuit(network, circuit)
     x = input_vector(network, ones)
     truths = level_truths(network, circuit, x, layered)
-    readouts = level_readouts(network, x)
-    signals = set(circuit.inputs) | set(circuit.gate_map)
+    active: list[int] = []
+    readouts = level_readouts(network, x, active)
     result = Trace(tuple(ones))
+    result.stats = [
+        {**row, "active_neurons": active[row["level"]]} for row in superposition(network)
+    ]
     for level, fmap in enumerate(network.features):
         known = truths[level]
+        kinds = level_kinds(network, level, circuit)
         values = readouts[level][:, 0].tolist()
         result.levels.append(
             [
                 TraceRow(
                     name,
-                    wire_kind(name, level, signals),
+                    kinds[f] or "?",
                     int(known[name][0]) if name in known else None,
                     values[f],
                 )
@@ -659,7 +695,12 @@ def trace(
             ]
         )
     y = readouts[-1][:, 0].tolist()
-    bits = unpack_bits(simulate_packed(circuit, pack_bits(x)), 1)[0].tolist()
+    if network.circuit_map is not None and layered is not None:
+        out = simulate_layered_packed(layered, pack_bits(x))
+    else:
+        assert circuit is not None
+        out = simulate_packed(circuit, pack_bits(x))
+    bits = unpack_bits(out, 1)[0].tolist()
     result.outputs = [
         TraceRow(name, "output", int(bits[j]), y[j]) for j, name in enumerate(network.output_names)
     ]

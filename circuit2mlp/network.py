@@ -1,4 +1,4 @@
-"""The compiled network and its file format ``circuit2mlp/1`` (see docs/format.md).
+"""The compiled network and its file format ``circuit2mlp/2`` (see docs/format.md).
 
 A :class:`Network` is plain arrays: ``embed`` (d0, m), layers ``(weight (d_{i+1}, d_i), bias)``,
 ``readout`` (n, d_L) with its bias, and per level the ground-truth feature read-offs. Any matrix
@@ -27,12 +27,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from circuit2mlp.circuitmap import CircuitMap
 from circuit2mlp.codegen.blocks import DTYPE, Assembled, FeatureMap
 from circuit2mlp.errors import NetworkFileError
 from circuit2mlp.fileio import atomic_write
 from circuit2mlp.forward import Linear, forward
 
-FORMAT = "circuit2mlp/1"
+FORMAT = "circuit2mlp/2"  # written when the network carries its circuit map, else /1
+FORMAT_1 = "circuit2mlp/1"
 Matrix = np.ndarray | sp.csr_matrix
 #: zlib level of the npz members: 1 is ~4x faster than the default 6 on the large CSR index
 #: arrays, for files ~15% larger (a 10^6-gate U-AND: 6 s against 21 s per read-off matrix).
@@ -88,6 +90,8 @@ class Network:
     features: list[FeatureMap] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     circuit_yaml: str = ""
+    #: the layered circuit and wire map (``circuit2mlp/2``); None for ``/1`` files
+    circuit_map: CircuitMap | None = None
 
     @classmethod
     def from_assembled(
@@ -97,8 +101,9 @@ class Network:
         output_names: tuple[str, ...],
         meta: dict[str, Any],
         circuit_yaml: str,
+        circuit_map: CircuitMap | None = None,
     ) -> Network:
-        """Wrap codegen output with names, meta and the circuit text."""
+        """Wrap codegen output with names, meta, the circuit text and its map."""
         meta = {**meta, "layer_sizes": [int(w.shape[0]) for w, _ in assembled.layers]}
         return cls(
             input_names,
@@ -109,6 +114,7 @@ class Network:
             assembled.features,
             meta,
             circuit_yaml,
+            circuit_map,
         )
 
     @property
@@ -139,9 +145,10 @@ class Network:
         return forward(self.chain(), x, callback)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the network as a ``circuit2mlp/1`` npz, atomically and byte-reproducibly."""
+        """Write the network as a ``circuit2mlp/2`` npz (``/1`` without a circuit map),
+        atomically and byte-reproducibly."""
         arrays: dict[str, Any] = {
-            "format": np.array(FORMAT),
+            "format": np.array(FORMAT if self.circuit_map is not None else FORMAT_1),
             "meta": np.array(json.dumps(self.meta, sort_keys=True)),
             "circuit": np.array(self.circuit_yaml),
             "input_names": np.array(self.input_names, dtype=str),
@@ -157,11 +164,13 @@ class Network:
             arrays[f"features{i}.names"] = np.array(fmap.names, dtype=str)
             _put(arrays, f"features{i}.readout", fmap.readout)
             arrays[f"features{i}.bias"] = np.asarray(fmap.bias, dtype=DTYPE)
+        if self.circuit_map is not None:
+            arrays.update(self.circuit_map.arrays())
         write_npz_atomic(path, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
-        """Read and validate a ``circuit2mlp/1`` file (raises NetworkFileError)."""
+        """Read and validate a ``circuit2mlp/2`` or ``/1`` file (raises NetworkFileError)."""
         return _load(Path(path))
 
 
@@ -369,8 +378,8 @@ def _load(path: Path) -> Network:
     reader = _Reader(path)
     with reader.npz:
         fmt = reader.text("format")
-        if fmt != FORMAT:
-            raise reader.fail(f"format is '{fmt}', expected '{FORMAT}'")
+        if fmt not in (FORMAT, FORMAT_1):
+            raise reader.fail(f"format is '{fmt}', expected '{FORMAT}' or '{FORMAT_1}'")
         meta = _meta(reader)
         circuit_yaml = reader.text("circuit")
         inputs = reader.strings("input_names")
@@ -406,6 +415,19 @@ def _load(path: Path) -> Network:
                 else np.zeros(len(names), DTYPE)
             )
             features.append(FeatureMap(names, rmat, bias))
+        circuit_map = None
+        if fmt == FORMAT:
+            circuit_map = CircuitMap.read(
+                reader.get, reader.fail, inputs, len(outputs), [len(f.names) for f in features]
+            )
     return Network(
-        inputs, outputs, embed, layers, (readout, readout_bias), features, meta, circuit_yaml
+        inputs,
+        outputs,
+        embed,
+        layers,
+        (readout, readout_bias),
+        features,
+        meta,
+        circuit_yaml,
+        circuit_map,
     )

@@ -13,8 +13,10 @@ buffers, ``values`` parameter), so a U-AND readout with 10^9 entries costs only 
 
 The file is ``torch.save`` of a plain dict: ``format`` (``circuit2mlp-torch/1``), ``modules``
 (the architecture: type and shapes of each module), ``state_dict``, ``input_names``,
-``output_names`` and ``meta`` (the weights file's meta JSON). :func:`load` reads it with
-``weights_only=True`` (no pickled code runs) and rebuilds the modules.
+``output_names``, ``meta`` (the weights file's meta JSON) and ``superposition`` (JSON: per
+level, neurons, wires, wires per neuron and the wires a neuron serves; also
+``model.superposition``). :func:`load` reads it with ``weights_only=True`` (no pickled code
+runs) and rebuilds the modules.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from circuit2mlp.fileio import atomic_write
 from circuit2mlp.layer_plan import DENSE_LIMIT, plan_layers
 from circuit2mlp.network import Network
 from circuit2mlp.optional import require
+from circuit2mlp.superposition import superposition
 
 torch = require("torch", "circuit2mlp.torch_module (PyTorch export)")
 nn = torch.nn
@@ -113,6 +116,7 @@ def to_module(network: Network, dense_limit: int = DENSE_LIMIT) -> nn.Sequential
     model = nn.Sequential(*modules)
     model.input_names = tuple(network.input_names)
     model.output_names = tuple(network.output_names)
+    model.superposition = superposition(network)
     return model
 
 
@@ -153,6 +157,7 @@ def save(network: Network, path: str | os.PathLike, dense_limit: int = DENSE_LIM
         "input_names": list(network.input_names),
         "output_names": list(network.output_names),
         "meta": json.dumps(network.meta, sort_keys=True),
+        "superposition": json.dumps(superposition(network)),
     }
     atomic_write(path, lambda handle: torch.save(payload, handle))
 
@@ -201,4 +206,5 @@ def load(path: str | os.PathLike) -> nn.Sequential:
     model.input_names = tuple(payload.get("input_names", ()))
     model.output_names = tuple(payload.get("output_names", ()))
     model.meta = json.loads(payload.get("meta", "{}"))
+    model.superposition = json.loads(payload.get("superposition", "[]"))
     return model.eval()

@@ -54,3 +54,59 @@ def test_snippet_runs_network(tmp_path, corpus, path, sparse):
     assert result.returncode == 0, result.stderr
     y = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(y.astype(bool), simulate(circuit, x))
+
+
+LAYERED_READER = """
+import json, sys
+import numpy as np
+
+RULES = {
+    "CONST0": lambda t, k: 0 * t, "CONST1": lambda t, k: 0 * t + 1, "BUF": lambda t, k: t,
+    "NOT": lambda t, k: 1 - t, "AND": lambda t, k: t == k, "OR": lambda t, k: t > 0,
+    "NAND": lambda t, k: t < k, "NOR": lambda t, k: t == 0, "XOR": lambda t, k: t % 2,
+    "XNOR": lambda t, k: 1 - t % 2, "MAJ": lambda t, k: 2 * t > k,
+}
+z = np.load(sys.argv[1], allow_pickle=False)
+x = np.load(sys.argv[2]).astype(np.int64)
+level = x.T  # (wires, samples)
+ptr, fanin, neg = z["layered.fanin_ptr"], z["layered.fanin"], z["layered.negated"]
+ops, names = z["layered.ops"], z["layered.names"]
+g = 0
+for i, width in enumerate(z["layered.widths"]):
+    rows = []
+    for _ in range(width):
+        sel = slice(ptr[g], ptr[g + 1])
+        ins = level[fanin[sel]] ^ neg[sel][:, None]
+        rows.append(RULES[str(ops[g])](ins.sum(axis=0), ins.shape[0]).astype(np.int64))
+        g += 1
+    level = np.array(rows).reshape(width, x.shape[0])
+    net = int(np.flatnonzero(z["wires.circuit_level"] == i + 1)[0])
+    feats = z[f"features{net}.names"][z[f"wires{net}.feature"]]
+    assert list(feats) == list(names[g - width:g])
+np.save(sys.argv[3], level[z["layered.outputs"]].T.astype(np.uint8))
+"""
+
+
+@pytest.mark.parametrize("method", ["superposed", "deep"])
+def test_layered_circuit_read_by_numpy_alone(tmp_path, corpus, method):
+    """The documented layered-circuit arrays, evaluated by a reader that imports no
+    circuit2mlp, compute the source circuit (all inputs), and the wire map names each gate's
+    read-off row."""
+    import numpy as np
+
+    circuit = load_circuit(corpus / "handwritten/comparator4.yaml")
+    network, _ = compile_circuit(circuit, CompileConfig(method=method))
+    weights = tmp_path / "w.npz"
+    network.save(weights)
+    x = all_inputs(len(circuit.inputs))
+    np.save(tmp_path / "x.npy", x.astype(np.uint8))
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", LAYERED_READER, weights, tmp_path / "x.npy", "y.npy"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    y = np.load(tmp_path / "y.npy")
+    np.testing.assert_array_equal(y.astype(bool), simulate(circuit, x))

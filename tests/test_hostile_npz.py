@@ -167,7 +167,7 @@ def test_bare_npy_with_huge_shape(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    [np.array("circuit2mlp/2"), np.array(["circuit2mlp/1"]), np.array(b"circuit2mlp/1"), None],
+    [np.array("circuit2mlp/3"), np.array(["circuit2mlp/2"]), np.array(b"circuit2mlp/2"), None],
     ids=["other-version", "1d", "bytes", "missing"],
 )
 def test_format_tag(tmp_path, base, value):
@@ -223,6 +223,56 @@ def test_whole_last_layer_removed(tmp_path, base):
 )
 def test_shapes_that_do_not_chain(tmp_path, base, change, phrase):
     refused(tmp_path, npz_bytes(changed(base, **change)), phrase)
+
+
+# ---------------------------------------------------------------- circuit map (/2)
+
+
+def _shifted(base: Arrays, name: str, delta: int) -> np.ndarray:
+    array = base[name].copy()
+    array[-1] += delta
+    return array
+
+
+@pytest.mark.parametrize(
+    ("change", "phrase"),
+    [
+        (lambda b: {"layered__fanin": _shifted(b, "layered.fanin", 1000)}, "layered.fanin"),
+        (lambda b: {"layered__fanin_ptr": _shifted(b, "layered.fanin_ptr", 1)}, "fanin_ptr"),
+        (lambda b: {"layered__ops": np.full_like(b["layered.ops"], "EVAL")}, "unknown op"),
+        (lambda b: {"layered__ops": np.array(["CONST1"] * b["layered.ops"].size)}, "fan-in"),
+        (lambda b: {"layered__kinds": np.full_like(b["layered.kinds"], "magic")}, "kind"),
+        (lambda b: {"layered__widths": b["layered.widths"] + 1}, "layered"),
+        (lambda b: {"layered__outputs": b["layered.outputs"] + 99}, "layered.outputs"),
+        (lambda b: {"layered__names": np.full_like(b["layered.names"], "x")}, "repeats"),
+        (lambda b: {"layered__negated": ~b["layered.negated"]}, "negates"),
+        (lambda b: {"layered__fanin": b["layered.fanin"].astype(np.float32)}, "integer"),
+        (lambda b: {"wires1__feature": b["wires1.feature"] + 99}, "wires1.feature"),
+        (lambda b: {"wires__circuit_level": b["wires.circuit_level"][::-1]}, "circuit_level"),
+        (lambda b: {"wires__circuit_level": b["wires.circuit_level"] + 9}, "circuit_level"),
+        (lambda b: {"wires2__feature": b["wires2.feature"][:-1]}, "wires2.feature"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_hostile_circuit_map(tmp_path, base, change, phrase):
+    """The layered circuit the tools simulate is checked like the weights: every index in
+    range, ops known with their fan-in, one line naming the array."""
+    refused(tmp_path, npz_bytes(changed(base, **change(base))), phrase)
+
+
+def test_circuit_map_round_trips(tmp_path, base):
+    """The loaded map rebuilds the layered circuit the compiler lowered (same gates, same
+    output wires), so the tools need not lower the circuit again."""
+    from circuit2mlp.compiler import lower
+
+    path = tmp_path / "ok.npz"
+    path.write_bytes(npz_bytes(base))
+    network = Network.load(path)
+    circuit = load_circuit(FULL_ADDER)
+    want = lower(circuit, CompileConfig(method="exact"))
+    got = network.circuit_map.layered(want.name, network.output_names)
+    assert got.layers == want.layers
+    assert got.output_signals == want.output_signals
 
 
 # ------------------------------------------------------------------------ NaN / inf

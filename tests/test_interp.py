@@ -57,7 +57,10 @@ def test_features_text(capsys):
     _, _, weights = compiled("full_adder")
     assert cli("features", weights, "--verbose", "--layer", 1) == 0
     text = capsys.readouterr().out
-    assert text.startswith("level 1: 4 neurons, 3 wires")
+    assert text.startswith("superposition (a neuron serves the wires")
+    table, rest = text.split("\n\n", 1)
+    assert table.splitlines()[2].split() == ["1", "4", "3", "0.750", "1.00", "1"]
+    assert rest.startswith("level 1: 4 neurons, 3 wires")
     assert "cin@1" in text and "carry" in text and "neuron ids" in text
     assert "level 2" not in text
     assert cli("features", weights, "--layer", 9) == 2

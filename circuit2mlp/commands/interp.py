@@ -29,6 +29,22 @@ def _load(weights: Path):
     return Network.load(weights)
 
 
+def _circuit(network, weights: Path, required: bool):
+    """The source circuit embedded in a ``/1`` file (whose tools lower it again); None for a
+    ``/2`` file, which carries its layered circuit. ``required``: a ``/1`` file without a
+    readable circuit is an error, else the view goes on without wire kinds."""
+    from circuit2mlp.interp import embedded_circuit
+
+    if network.circuit_map is not None:
+        return None
+    if required:
+        return embedded_circuit(network, str(weights))
+    try:
+        return embedded_circuit(network, str(weights))
+    except Exception:  # the view is useful even without wire kinds
+        return None
+
+
 def _emit_json(data: Any, output: Path | None) -> None:
     text = json.dumps(data, indent=1) + "\n"
     if output is None:
@@ -60,11 +76,19 @@ def _table(rows: list[list[str]], header: list[str], indent: str = "  ") -> str:
 @click.command("features")
 @click.argument("weights", type=click.Path(path_type=Path))
 @click.option(
+    "--level",
     "--layer",
     "levels",
     type=click.IntRange(0),
     multiple=True,
     help="Only this level (0 = inputs, i = after hidden layer i); repeatable.",
+)
+@click.option(
+    "--neuron",
+    type=click.IntRange(0),
+    default=None,
+    help="With one --level: the wires this neuron serves (whose read-offs use it), with "
+    "their read-off weights: the superposition seen from one neuron.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="List the neuron ids each wire reads.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
@@ -95,6 +119,7 @@ def _table(rows: list[list[str]], header: list[str], indent: str = "  ") -> str:
 def features_cmd(
     weights: Path,
     levels: tuple[int, ...],
+    neuron: int | None,
     verbose: bool,
     as_json: bool,
     output: Path | None,
@@ -102,23 +127,26 @@ def features_cmd(
     pair_budget: int,
     sample: int,
 ) -> None:
-    """List the ground-truth feature dictionary of WEIGHTS: per level, every circuit wire
-    with its read-off vector's norm, the neurons it reads, and its worst interference
-    (|cos| with another wire's read-off) and with whom."""
-    from circuit2mlp.interp import embedded_circuit, feature_dictionary
+    """List the ground-truth feature dictionary of WEIGHTS: per level, how many wires share
+    its neurons, then every circuit wire with its read-off vector's norm, the neurons it
+    reads, and its worst interference (|cos| with another wire's read-off) and with whom."""
+    from circuit2mlp.interp import feature_dictionary
 
     network = _load(weights)
-    try:
-        circuit = embedded_circuit(network, str(weights))
-    except Exception:  # the dictionary is useful even without wire kinds
-        circuit = None
+    circuit = _circuit(network, weights, required=False)
+    if neuron is not None:
+        if len(levels) != 1:
+            raise click.UsageError("--neuron needs exactly one --level")
+        _neuron_view(network, circuit, levels[0], neuron, as_json or output is not None, output)
+        return
     data = feature_dictionary(
         network, list(levels) or None, circuit, budget=pair_budget, sample=sample, top=top
     )
     if as_json or output is not None:
         _emit_json(data, output)
         return
-    out = []
+    rows = [lvl["superposition"] | {"level": lvl["level"]} for lvl in data["levels"]]
+    out = [_superposition_table(rows), ""]
     for lvl in data["levels"]:
         inter = lvl["interference"]
         how = (
@@ -160,6 +188,58 @@ def features_cmd(
     click.echo("\n".join(out), nl=False)
 
 
+def _superposition_table(rows: list[dict[str, Any]]) -> str:
+    """Per level: neurons, wires, wires per neuron, and the wires a neuron serves."""
+    header = ["level", "neurons", "wires", "wires/neuron", "served mean", "served max"]
+    table = [
+        [
+            str(r["level"]),
+            str(r["neurons"]),
+            str(r["wires"]),
+            f"{r['wires_per_neuron']:.3f}",
+            f"{r['wires_served_mean']:.2f}",
+            str(r["wires_served_max"]),
+        ]
+        for r in rows
+    ]
+    return "superposition (a neuron serves the wires whose read-offs use it):\n" + _table(
+        table, header
+    )
+
+
+def _neuron_view(network, circuit, level: int, neuron: int, as_json: bool, output) -> None:
+    """``features --level i --neuron j``: the wires neuron j of level i serves."""
+    from circuit2mlp.interp import level_kinds
+    from circuit2mlp.superposition import level_superposition, served_wires
+
+    served = served_wires(network, level, neuron)
+    kinds = level_kinds(network, level, circuit)
+    sup = level_superposition(network.features[level].readout)
+    data = {
+        "level": level,
+        "neuron": neuron,
+        "serves": len(served),
+        "level_superposition": sup,
+        "wires": [
+            {"name": w.name, "kind": kinds[w.row], "weight": round(w.weight, 6)} for w in served
+        ],
+    }
+    if as_json:
+        _emit_json(data, output)
+        return
+    lines = [
+        f"level {level}, neuron {neuron}: serves {len(served)} wires (this level: "
+        f"{sup['wires']} wires on {sup['neurons']} neurons, "
+        f"{sup['wires_per_neuron']:.3f} per neuron; a neuron serves at most "
+        f"{sup['wires_served_max']})",
+        _table(
+            [[w["name"], w["kind"] or "?", _fmt(w["weight"])] for w in data["wires"]],
+            ["wire", "kind", "read-off weight"],
+        ),
+    ]
+    click.echo("\n".join(lines))
+
+
 # --------------------------------------------------------------------------- inspect
 
 
@@ -171,13 +251,10 @@ def inspect_cmd(weights: Path, as_json: bool) -> None:
     parameter counts, neurons per layer and per gate."""
     from rich.table import Table
 
-    from circuit2mlp.interp import embedded_circuit, summary
+    from circuit2mlp.interp import summary
 
     network = _load(weights)
-    try:
-        circuit = embedded_circuit(network, str(weights))
-    except Exception:
-        circuit = None
+    circuit = _circuit(network, weights, required=False)
     data = summary(network, weights, circuit)
     if as_json:
         _emit_json(data, None)
@@ -221,7 +298,8 @@ def inspect_cmd(weights: Path, as_json: bool) -> None:
     console.print(mats)
 
     layers = Table(title="layers", title_justify="left")
-    for col in ("layer", "neurons", "gates", "carries", "neurons/wire", "weight nnz", "fan-in"):
+    columns = ("layer", "neurons", "gates", "carries", "neurons/wire", "wires/neuron")
+    for col in (*columns, "weight nnz", "fan-in"):
         layers.add_column(col, justify="right")
     for row in data["layers"]:
         layers.add_row(
@@ -230,6 +308,7 @@ def inspect_cmd(weights: Path, as_json: bool) -> None:
             f"{row['gates']:,}",
             f"{row['carries']:,}",
             _ratio(row["neurons_per_wire"]),
+            _ratio(row["wires_per_neuron"]),
             f"{row['weight_nnz']:,}",
             f"{row['mean_fan_in']:.2f}",
         )
@@ -279,10 +358,10 @@ def _ratio(value: float | None) -> str:
 def trace_cmd(weights: Path, ones: str, limit: int, show_all: bool, as_json: bool) -> None:
     """Run one input through WEIGHTS and show, level by level, each circuit wire's true value
     (simulated) next to the network's read-off of it, worst errors first."""
-    from circuit2mlp.interp import embedded_circuit, trace
+    from circuit2mlp.interp import trace
 
     network = _load(weights)
-    circuit = embedded_circuit(network, str(weights))
+    circuit = _circuit(network, weights, required=True)
     names = [n.strip() for n in ones.split(",") if n.strip()]
     result = trace(network, names, circuit)
     if as_json:
@@ -299,13 +378,20 @@ def trace_cmd(weights: Path, ones: str, limit: int, show_all: bool, as_json: boo
         worst = max(errors, key=lambda r: r.error, default=None)
         label = "outputs" if is_out else f"level {level}"
         head = f"{label}: {len(rows)} wires"
+        if not is_out and level < len(result.stats):
+            st = result.stats[level]
+            head += (
+                f" on {st['neurons']} neurons ({st['wires_per_neuron']:.3g} per neuron, "
+                f"{st['active_neurons']} on)"
+            )
         if worst is not None:
             head += f", max error {worst.error:.3g} ({worst.name})"
         wrong = sum(r.wrong for r in rows)
         if wrong:
             head += f", [bold red]{wrong} wrong[/]"
         shown = rows if show_all or len(rows) <= limit else _interesting(rows, limit)
-        table = Table(title=head, title_justify="left")
+        console.print(head)  # a line of its own: a table title would wrap to the table's width
+        table = Table()
         for col in ("wire", "kind", "truth", "read-off", "error"):
             table.add_column(col, justify="left" if col in ("wire", "kind") else "right")
         for r in shown:
@@ -370,11 +456,11 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
     import numpy as np
 
     from circuit2mlp.errors import UserError
-    from circuit2mlp.interp import embedded_circuit, lowered_circuit, wire_noise
+    from circuit2mlp.interp import lowered_circuit, wire_noise
     from circuit2mlp.verify import level_inputs
 
     network = _load(weights)
-    circuit = embedded_circuit(network, str(weights))
+    circuit = _circuit(network, weights, required=True)
     k = int(network.meta.get("sparsity", 3)) if k is None else k
     m = len(network.input_names)
     if k > m:
@@ -390,6 +476,8 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
         [
             str(r["level"]),
             str(r["wires"]),
+            str(r["neurons"]),
+            f"{r['wires_per_neuron']:.3f}",
             *(f"{r['off_by'][t]:.4f}" for t in ("0.1", "0.25", "0.5")),
             f"{r['noisy_wires_per_sample']:.3f}",
             f"{r['active_neurons_per_sample']:.1f}",
@@ -399,6 +487,8 @@ def noise_cmd(weights: Path, samples: int, k: int | None, seed: int, as_json: bo
     header = [
         "level",
         "wires",
+        "neurons",
+        "wires/neuron",
         "off >0.1",
         "off >0.25",
         "off >0.5",
