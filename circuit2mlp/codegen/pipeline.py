@@ -72,7 +72,9 @@ def build_blocks(
             layered.inputs, config.input_dim, np.zeros(len(layered.inputs), bool), streams[0]
         )
         return features, embed, compile_exact_blocks(layered), frozenset()
-    if config.method == "dense":  # one layer of two-input ANDs, built as training found it
+    from circuit2mlp.codegen.dense import dense_is_better
+
+    if config.method == "dense" or dense_is_better(layered, config):  # training's U-AND
         from circuit2mlp.codegen.dense import applies, dense_block
 
         if applies(layered, config):
