@@ -281,8 +281,19 @@ def study(args, partial) -> dict:
     import torch
 
     torch.set_num_threads(1)
+    done: dict = {}
+    done_refs: dict = {}
+    if args.resume and args.out.exists():  # points of an interrupted run with these settings
+        before = json.loads(args.out.read_text())
+        done = {(p["inputs"], p["sparsity"], p["factor"]): p for p in before["points"]}
+        done_refs = {(r["inputs"], r["sparsity"]): r for r in before.get("references", [])}
     for m in args.inputs:  # both sparsities of an m before the next, larger one
         for s in args.sparsity:
+            if all((m, s, f) in done for f in args.factors) and (m, s) in done_refs:
+                references.append(done_refs[(m, s)])
+                points += [done[(m, s, f)] for f in args.factors]
+                print(f"m={m} s={s}: kept from {args.out}", flush=True)
+                continue
             base, _ = compile_point(m, s, "superposed", None, args)
             n_ref = base["neurons"]
             print(f"m={m} s={s}: superposed compile {n_ref} neurons", flush=True)
@@ -291,6 +302,9 @@ def study(args, partial) -> dict:
             print(f"  default compile {ref['default']['neurons']} neurons", flush=True)
             references.append(ref)
             for f in args.factors:
+                if (m, s, f) in done:
+                    points.append(done[(m, s, f)])
+                    continue
                 width = max(2, round(f * n_ref))
                 row = {"inputs": m, "outputs": comb(m, 2), "sparsity": s, "factor": f}
                 row["width"] = width
@@ -563,6 +577,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500, help="evaluation samples per k")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="m = 32 only")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the points already in --out (a run interrupted with the same settings)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "trained_baseline.json")
     args = parser.parse_args()
     if args.quick:
