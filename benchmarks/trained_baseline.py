@@ -648,7 +648,7 @@ def main() -> None:
     report = {**head, **study(args, partial), "complete": True}
     report["wall_seconds"] = round(time.time() - start, 1)
     report["training_cpu_seconds"] = round(
-        sum(p["trained"]["cpu_seconds"] for p in report["points"]), 1
+        sum(p["trained"].get("cpu_seconds", 0.0) for p in report["points"]), 1
     )
     report["machine"] = machine(load_before, torch=torch.__version__, threads=1)
     write_report(args.out, report)
