@@ -1,38 +1,34 @@
 """Trained ReLU MLPs against compiled networks on U-AND, at equal neuron counts.
 
 Not a test: run ``nice -n 19 python benchmarks/trained_baseline.py`` (needs PyTorch, CPU is
-enough; one thread; about 50 minutes on a shared 2-core machine, 10 of them training;
-``--quick`` runs m = 32 alone). It writes ``docs/results/trained_baseline.json`` and one plot
-per sparsity, ``docs/results/trained_baseline_s{s}.png``, and prints the tables of
-docs/performance.md.
+enough; one thread; ``--quick`` runs m = 32 alone). It writes
+``docs/results/trained_baseline.json`` (after every point, ``complete`` false until the end)
+and one plot per sparsity, ``docs/results/trained_baseline_s{s}.png``, and prints the tables of
+docs/performance.md; ``--plot-only`` redraws both from the JSON.
 
 The question: at the same number of ReLU neurons, does a network *trained* on the task reach a
 lower error than the compiled one? For every m in ``--inputs`` and s in ``--sparsity``:
 
-1. compile U-AND(m) (all m(m-1)/2 pairwise ANDs) with the default method at its automatic
-   width; its neuron count N is the reference;
-2. for every factor f in ``--factors`` (N/4 .. 2N by default): compile at ``width = f N`` with
-   the default method and with ``paper``, and train a network of the same architecture,
-   m -> f N (ReLU) -> m(m-1)/2 (linear), with Adam until its loss plateaus (or the per-point
-   time cap runs out; the JSON says which);
+1. compile U-AND(m) (all m(m-1)/2 pairwise ANDs) with the superposed construction at its
+   automatic width (its neuron count N is the reference) and with the default method (which
+   builds it the dense way where ``codegen.dense.dense_is_better`` says so);
+2. for every factor f in ``--factors`` (N/4 .. 2N by default): compile at ``width = f N``
+   with ``superposed``, ``paper`` and ``dense``, and train a network of the same
+   architecture, m -> f N (ReLU) -> m(m-1)/2 (linear), until its validation loss plateaus
+   or its CPU budget runs out (the JSON says which, per point);
 3. score every network with ``circuit2mlp.verify.verify`` on the same inputs (same seed): the
    trained weights are wrapped into a :class:`~circuit2mlp.network.Network`, so the figures
    (sample error per k, bit error, worst margin) come from the same code for both sides;
 4. describe what each trained network computes: its neurons grouped by their input weights.
 
-Training. Inputs exactly-k-hot, k = s with probability 3/4, otherwise uniform in 0..s-1 (the
-hardest level is the one scored). Loss: squared error of every output against its 0/1 target,
-positives weighted ``--pos-weight``; the network's output is read as 1 above 1/2, as a
-compiled network's is. Each step evaluates, for every sample of the batch, *exactly* the
-outputs that involve one of its active inputs (the positives and every hard negative), and the
-others (pairs of inactive inputs) through ``--negatives`` random outputs shared by the batch,
-reweighted so the loss is an unbiased estimate of the full sum; when the outputs a batch
-touches cover most of them, all outputs are computed. The output layer is updated row-wise
-(Adam restricted to the rows a step computed, "lazy" Adam), so a step costs what it computes.
-Schedule: the loss is averaged over windows of ``--window`` steps; when the best window has
-not improved by more than ``--tolerance`` (1 %) over ``--patience`` windows, the learning rate
-drops by ``--lr-drop``; after ``--drops`` drops, the next such stall ends training: *plateau*.
-A point whose time cap runs out first is reported as not plateaued.
+Training (``_uand_training.py``): Adam, float32, one thread; inputs k-hot with k = s with
+probability 3/4, otherwise uniform below; squared error against the 0/1 targets with the
+positives weighted ``--pos-weight``, estimated without bias per sample from its positives,
+``--touched`` outputs sharing an active input and ``--far`` others, so a step costs the same
+at every m; plateau = the best validation loss has not improved by more than ``--tolerance``
+over ``--patience`` evaluations (every ``--eval-every`` steps) after ``--drops`` learning-rate
+drops. Points whose output layer would not fit the memory cap are not trained (the JSON and the
+tables say so).
 """
 
 from __future__ import annotations
@@ -50,6 +46,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _report import machine, settings, write_report  # noqa: E402
+from _uand_training import TrainSettings, draw_actives, train  # noqa: E402
 
 from circuit2mlp.generate import uand_circuit  # noqa: E402
 from circuit2mlp.network import Network  # noqa: E402
@@ -57,48 +54,38 @@ from circuit2mlp.verify import verify  # noqa: E402
 
 #: The dense method's readout stores every (output, neuron) weight: points beyond this many
 #: are not compiled with it (memory on a shared machine).
-DENSE_LIMIT = 10**8
+DENSE_LIMIT = 5 * 10**7
+#: Trained points whose output layer has more weights than this are not trained: its weights
+#: and Adam's two moments, 12 bytes per weight, would not fit the 3 GiB the study may use.
+TRAIN_LIMIT = 10**8
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
-
-
-def pair_table(m: int) -> np.ndarray:
-    """(m, m) output index of and_i_j for i != j (symmetric; -1 on the diagonal), in the
-    U-AND circuit's output order (pairs i < j, lexicographic)."""
-    i, j = np.triu_indices(m, k=1)
-    table = np.full((m, m), -1, dtype=np.int64)
-    table[i, j] = table[j, i] = np.arange(i.size)
-    return table
-
-
-def draw_actives(m: int, s: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n training samples as (n, s) active inputs padded with -1: k = s with probability 3/4,
-    otherwise uniform in 0..s-1; distinct inputs."""
-    ks = np.where(rng.random(n) < 0.75, s, rng.integers(0, max(s, 1), size=n))
-    picks = np.argsort(rng.random((n, m)), axis=1)[:, :s]
-    return np.where(np.arange(s)[None, :] < ks[:, None], picks, -1)
-
-
-def expected_positives(s: int) -> float:
-    """Mean number of 1 outputs per training sample under :func:`draw_actives`."""
-    low = np.mean([comb(k, 2) for k in range(s)]) if s else 0.0
-    return 0.75 * comb(s, 2) + 0.25 * low
 
 
 # --------------------------------------------------------------------------- compiled side
 
 
 def compile_point(m: int, s: int, method: str, width: int | None, args) -> tuple[dict, object]:
-    """Compile U-AND(m) and verify it; the figures and the network."""
+    """Compile U-AND(m) and verify it; the figures and the network. ``default`` is what
+    ``circuit2mlp compile`` does without ``--method`` (superposed, or dense where
+    ``codegen.dense.dense_is_better`` says so); ``superposed`` is that construction alone."""
+    from circuit2mlp.codegen import dense
     from circuit2mlp.compiler import CompileConfig, compile_circuit
 
     circuit = uand_circuit(m)
-    config = CompileConfig(method=method, sparsity=s, seed=args.seed, width=width)
+    real = "superposed" if method == "default" else method
+    config = CompileConfig(method=real, sparsity=s, seed=args.seed, width=width)
     start = time.process_time()
-    network, report = compile_circuit(circuit, config)
+    dense.DEFAULT_MAY_PICK = method == "default"
+    try:
+        network, report = compile_circuit(circuit, config)
+    finally:
+        dense.DEFAULT_MAY_PICK = True
     cpu = time.process_time() - start
     result = verify(circuit, network, samples=args.samples, sparsity=s, seed=args.seed)
     return {
         "method": method,
+        "built_as": network.meta.get("method"),
+        "kinds": sorted({str(layer.get("kind")) for layer in report.layers}),
         "width_requested": width,
         "neurons": network.neurons,
         "exact_neurons": report.exact_neurons,
@@ -131,188 +118,6 @@ def figures(result) -> dict:
 
 
 # --------------------------------------------------------------------------- trained side
-
-
-class RowAdam:
-    """Adam on chosen rows of large tensors (the rows a step computed); other rows keep their
-    moments untouched, as in lazy/sparse Adam. Bias correction uses the global step."""
-
-    def __init__(self, tensors: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        import torch
-
-        self.tensors, self.lr, self.betas, self.eps = tensors, lr, betas, eps
-        self.m = [torch.zeros_like(t) for t in tensors]
-        self.v = [torch.zeros_like(t) for t in tensors]
-        self.t = 0
-
-    def step(self, rows, grads: list) -> None:
-        import torch
-
-        self.t += 1
-        b1, b2 = self.betas
-        scale = self.lr * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
-        with torch.no_grad():
-            for tensor, m, v, g in zip(self.tensors, self.m, self.v, grads, strict=True):
-                if rows is None:  # every row
-                    m.mul_(b1).add_(g, alpha=1 - b1)
-                    v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                    tensor.addcdiv_(m, v.sqrt().add_(self.eps), value=-scale)
-                    continue
-                m_rows = m.index_select(0, rows).mul_(b1).add_(g, alpha=1 - b1)
-                v_rows = v.index_select(0, rows).mul_(b2).addcmul_(g, g, value=1 - b2)
-                m.index_copy_(0, rows, m_rows)
-                v.index_copy_(0, rows, v_rows)
-                update = m_rows.div_(v_rows.sqrt_().add_(self.eps)).mul_(-scale)
-                tensor.index_copy_(0, rows, tensor.index_select(0, rows).add_(update))
-
-
-class Plateau:
-    """Window means of the loss; ``stalled()`` when the best window has not improved by more
-    than ``tolerance`` (relative) over the last ``patience`` windows."""
-
-    def __init__(self, window: int, patience: int, tolerance: float):
-        self.window, self.patience, self.tolerance = window, patience, tolerance
-        self.current: list[float] = []
-        self.means: list[float] = []
-        self.since = 0  # windows since the last reset (a learning-rate drop)
-
-    def add(self, loss: float) -> bool:
-        """Record a step's loss; True when a window just closed."""
-        self.current.append(loss)
-        if len(self.current) < self.window:
-            return False
-        self.means.append(float(np.mean(self.current)))
-        self.current = []
-        self.since += 1
-        return True
-
-    def stalled(self) -> bool:
-        if self.since <= self.patience:
-            return False
-        recent = self.means[-self.patience :]
-        before = self.means[-self.since : -self.patience]
-        return min(recent) > (1 - self.tolerance) * min(before)
-
-    def reset(self) -> None:
-        self.since = 0
-
-
-def train(m: int, s: int, width: int, seconds: float, args) -> dict:
-    """Train m -> width (ReLU) -> C(m, 2) until the loss plateaus or ``seconds`` of CPU time
-    pass; the weights (numpy) and what the run did."""
-    import torch
-
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng([args.seed, m, s, width])
-    n_out = comb(m, 2)
-    table = torch.from_numpy(pair_table(m))
-    first = torch.nn.Linear(m, width)
-    bound = 1 / np.sqrt(width)  # torch.nn.Linear's initialisation, without a second copy
-    head_w = torch.empty(n_out, width).uniform_(-bound, bound)
-    head_b = torch.zeros(n_out)
-    lr = args.lr
-    body_opt = torch.optim.Adam(first.parameters(), lr=lr)
-    head_opt = RowAdam([head_w, head_b], lr=lr)
-    plateau = Plateau(args.window, args.patience, args.tolerance)
-    batch, negatives = args.batch, min(args.negatives, n_out)
-    drops, steps, plateaued = 0, 0, False
-    history = []
-    start = time.process_time()
-    while time.process_time() - start < seconds:
-        act = torch.from_numpy(draw_actives(m, s, batch, rng))  # (B, s), -1 = none
-        valid = act >= 0
-        x = torch.zeros(batch, m)
-        rows = torch.arange(batch)[:, None].expand_as(act)
-        x[rows[valid], act[valid]] = 1.0
-        # touched outputs of each sample: pairs with one of its active inputs
-        touched_cols = table[act.clamp(min=0)]  # (B, s, m): pairs (a, j); -1 on j = a
-        keep = valid[:, :, None] & (touched_cols >= 0)
-        # a pair of two active inputs appears twice (a, b) and (b, a): keep it once
-        j = torch.arange(m)
-        is_active = x.bool()  # (B, m)
-        dup = is_active[:, None, :] & (j[None, None, :] < act[:, :, None])
-        keep &= ~dup
-        t_rows = rows[:, :, None].expand_as(touched_cols)[keep]
-        t_cols = touched_cols[keep]
-        t_target = is_active[t_rows, j.expand_as(touched_cols)[keep]].float()
-        touched_union = torch.unique(t_cols)
-        full = touched_union.numel() + negatives >= 0.7 * n_out
-        if full:
-            cols = None
-            w_rows = head_w.requires_grad_()
-            b_rows = head_b.requires_grad_()
-        else:
-            neg = torch.from_numpy(rng.choice(n_out, size=negatives, replace=False))
-            cols, inverse = torch.unique(torch.cat([touched_union, neg]), return_inverse=True)
-            w_rows = head_w[cols].requires_grad_()
-            b_rows = head_b[cols].requires_grad_()
-        hidden = torch.relu(first(x))
-        y = hidden @ w_rows.T + b_rows  # (B, |cols|)
-        weight = torch.zeros_like(y)
-        target = torch.zeros_like(y)
-        if full:
-            weight.fill_(1.0)
-            pos_cols = t_cols
-        else:
-            where = torch.searchsorted(cols, t_cols)
-            pos_cols = where
-            neg_pos = inverse[touched_union.numel() :]
-            sampled = torch.zeros(batch, cols.numel(), dtype=torch.bool)
-            sampled[:, neg_pos] = True
-            touched_mask = torch.zeros_like(sampled)
-            touched_mask[t_rows, where] = True
-            easy = sampled & ~touched_mask  # random outputs not touched by the sample
-            n_touched = torch.bincount(t_rows, minlength=batch).float()
-            n_easy = easy.sum(1).clamp(min=1).float()
-            scale = (n_out - n_touched) / n_easy
-            weight = torch.where(easy, scale[:, None], weight)
-            weight[t_rows, where] = 1.0
-        target[t_rows, pos_cols] = t_target
-        weight[t_rows, pos_cols] = torch.where(t_target > 0, args.pos_weight, 1.0)
-        loss = (weight * (y - target) ** 2).sum() / batch
-        body_opt.zero_grad()
-        if full:
-            head_w.grad = head_b.grad = None
-        loss.backward()
-        body_opt.step()
-        head_opt.step(cols, [w_rows.grad, b_rows.grad])
-        if full:
-            head_w.requires_grad_(False)
-            head_b.requires_grad_(False)
-        steps += 1
-        if plateau.add(float(loss.detach())):
-            history.append([steps, plateau.means[-1], lr])
-            if plateau.stalled():
-                if drops >= args.drops:
-                    plateaued = True
-                    break
-                drops += 1
-                lr *= args.lr_drop
-                for group in body_opt.param_groups:
-                    group["lr"] = lr
-                head_opt.lr = lr
-                plateau.reset()
-    cpu = time.process_time() - start
-    return {
-        "weights": (
-            first.weight.detach().numpy().copy(),
-            first.bias.detach().numpy().copy(),
-            head_w.detach().numpy().copy(),
-            head_b.detach().numpy().copy(),
-        ),
-        "width": width,
-        "steps": steps,
-        "samples_seen": steps * batch,
-        # how often each output was 1 in the data seen, on average
-        "positives_per_output": round(float(steps * batch * expected_positives(s) / n_out), 2),
-        "cpu_seconds": round(cpu, 1),
-        "cpu_cap_seconds": seconds,
-        "plateaued": plateaued,
-        "lr_drops": drops,
-        "final_lr": lr,
-        "final_window_loss": plateau.means[-1] if plateau.means else None,
-        "loss_windows": [[a, round(b, 6), c] for a, b, c in history],
-    }
 
 
 def as_network(m: int, s: int, weights: tuple) -> Network:
@@ -356,11 +161,10 @@ def two_level_fit(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 
 def initial_layer(m: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The hidden layer's weights and bias before training (as :func:`train` draws them)."""
-    import torch
+    from _uand_training import initial_hidden
 
-    torch.manual_seed(seed)
-    first = torch.nn.Linear(m, width)
-    return first.weight.detach().numpy().copy(), first.bias.detach().numpy().copy()
+    w1, b1 = initial_hidden(m, width, seed)
+    return w1[:m].T.numpy().copy(), b1.numpy().copy()
 
 
 def neuron_classes(m: int, s: int, weights: tuple, seed: int) -> dict:
@@ -370,7 +174,7 @@ def neuron_classes(m: int, s: int, weights: tuple, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     act = draw_actives(m, s, 2000, rng)
     x = np.zeros((act.shape[0], m), dtype=np.float32)
-    r, c = np.nonzero(act >= 0)
+    r, c = np.nonzero(act < m)
     x[r, act[r, c]] = 1
     h = np.maximum(x @ w1.T + b1, 0)
     alive = (h > 1e-6).any(axis=0)
@@ -445,6 +249,23 @@ def init_classes(m: int, s: int, width: int, args) -> dict:
 # --------------------------------------------------------------------------- driver
 
 
+def train_settings(args) -> TrainSettings:
+    """The training options of the command line."""
+    return TrainSettings(
+        batch=args.batch,
+        touched=args.touched,
+        far=args.far,
+        pos_weight=args.pos_weight,
+        lr=args.lr,
+        lr_drop=args.lr_drop,
+        drops=args.drops,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        tolerance=args.tolerance,
+        seed=args.seed,
+    )
+
+
 def budget_for(m: int, args) -> float:
     """CPU seconds a training point may take: ``--budget`` times the factor of ``--scale``
     for its m (by default most of it where training can get somewhere in that time)."""
@@ -453,17 +274,37 @@ def budget_for(m: int, args) -> float:
 
 
 def study(args, partial) -> dict:
-    """Every point of the grid; ``partial(points)`` after each one (the JSON so far)."""
+    """Every point of the grid; ``partial(points, references)`` after each one (the JSON so
+    far)."""
     points: list[dict] = []
+    references: list[dict] = []
     import torch
 
     torch.set_num_threads(1)
-    for s in args.sparsity:
-        for m in args.inputs:
+    done: dict = {}
+    done_refs: dict = {}
+    if args.resume and args.out.exists():  # points of an interrupted run with these settings
+        before = json.loads(args.out.read_text())
+        done = {(p["inputs"], p["sparsity"], p["factor"]): p for p in before["points"]}
+        done_refs = {(r["inputs"], r["sparsity"]): r for r in before.get("references", [])}
+    for m in args.inputs:  # both sparsities of an m before the next, larger one
+        for s in args.sparsity:
+            if all((m, s, f) in done for f in args.factors) and (m, s) in done_refs:
+                references.append(done_refs[(m, s)])
+                points += [done[(m, s, f)] for f in args.factors]
+                print(f"m={m} s={s}: kept from {args.out}", flush=True)
+                continue
             base, _ = compile_point(m, s, "superposed", None, args)
             n_ref = base["neurons"]
-            print(f"m={m} s={s}: default compile {n_ref} neurons", flush=True)
+            print(f"m={m} s={s}: superposed compile {n_ref} neurons", flush=True)
+            ref = {"inputs": m, "sparsity": s, "superposed": base}
+            ref["default"], _ = compile_point(m, s, "default", None, args)
+            print(f"  default compile {ref['default']['neurons']} neurons", flush=True)
+            references.append(ref)
             for f in args.factors:
+                if (m, s, f) in done:
+                    points.append(done[(m, s, f)])
+                    continue
                 width = max(2, round(f * n_ref))
                 row = {"inputs": m, "outputs": comb(m, 2), "sparsity": s, "factor": f}
                 row["width"] = width
@@ -475,7 +316,15 @@ def study(args, partial) -> dict:
                         row[method], _ = compile_point(m, s, method, width, args)
                     except Exception as exc:  # a method that cannot build this point
                         row[method] = {"error": f"{type(exc).__name__}: {exc}"}
-                run = train(m, s, width, budget_for(m, args), args)
+                if comb(m, 2) * width > TRAIN_LIMIT:
+                    row["trained"] = {
+                        "skipped": f"an output layer of {comb(m, 2) * width:,} weights (Adam "
+                        "keeps three copies) does not fit the memory cap"
+                    }
+                    points.append({**row, "default_neurons": n_ref})
+                    partial(points, references)
+                    continue
+                run = train(m, s, width, budget_for(m, args), train_settings(args))
                 weights = run.pop("weights")
                 net = as_network(m, s, weights)
                 result = verify(
@@ -485,24 +334,33 @@ def study(args, partial) -> dict:
                 row["trained"]["classes"] = neuron_classes(m, s, weights, args.seed + 1)
                 row["trained"]["classes_at_init"] = init_classes(m, s, width, args)
                 del net, weights
-                t, c, p = row["trained"], row["superposed"], row["paper"]
+                t = row["trained"]
+                compiled = "; ".join(
+                    f"{k} {row[k].get('neurons')} n {row[k].get('hardest_k_sample_error_rate')}"
+                    for k in args.methods
+                )
                 print(
                     f"  width {width}: trained {t['hardest_k_sample_error_rate']:.4f} "
                     f"({t['steps']} steps, {t['cpu_seconds']} s, plateau {t['plateaued']}); "
-                    f"superposed {c.get('neurons')} n {c.get('hardest_k_sample_error_rate')}; "
-                    f"paper {p.get('neurons')} n {p.get('hardest_k_sample_error_rate')}",
+                    + compiled,
                     flush=True,
                 )
                 points.append({**row, "default_neurons": n_ref})
-                partial(points)
-    return {"points": points}
+                partial(points, references)
+    return {"points": points, "references": references}
 
 
-STYLES = {"superposed": "o-", "paper": "s--", "dense": "D-.", "trained": "^:"}
+STYLES = {
+    "superposed": ("o", "-"),
+    "paper": ("s", "--"),
+    "dense": ("D", "-."),
+    "trained": ("^", ":"),
+}
 
 
 def plot(report: dict, out_dir: Path, sparsities: list[int]) -> list[str]:
-    """One figure per s: hardest-k sample error against neurons, compiled and trained."""
+    """One figure per s, one panel per m: hardest-k sample error against neurons, compiled
+    (superposed, paper, dense, the default) and trained (hollow: not plateaued)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -510,26 +368,56 @@ def plot(report: dict, out_dir: Path, sparsities: list[int]) -> list[str]:
 
     written = []
     floor = 0.5 / report["settings"]["samples"]
+    colors = dict(zip(STYLES, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     for s in sparsities:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
         pts = [p for p in report["points"] if p["sparsity"] == s]
-        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        for n, m in enumerate(sorted({p["inputs"] for p in pts})):
+        ms = sorted({p["inputs"] for p in pts})
+        if not ms:
+            continue
+        fig, axes = plt.subplots(1, len(ms), figsize=(3.6 * len(ms), 3.8), squeeze=False)
+        for ax, m in zip(axes[0], ms, strict=True):
             rows = sorted((p for p in pts if p["inputs"] == m), key=lambda p: p["width"])
-            for side, style in STYLES.items():
+            for side, (marker, line) in STYLES.items():
                 have = [p for p in rows if "neurons" in p.get(side, {})]
                 if not have:
                     continue
                 xs = [p[side]["neurons"] for p in have]
                 ys = [max(p[side]["hardest_k_sample_error_rate"], floor) for p in have]
-                ax.plot(xs, ys, style, color=colors[n % len(colors)], label=f"m={m} {side}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("hidden neurons")
-        ax.set_ylabel(f"sample error rate at k = {s}")
-        ax.set_title(f"U-AND, s = {s}: compiled (superposed, paper) and trained (floor = 0 errors)")
-        ax.legend(fontsize=7, ncol=3)
-        ax.grid(True, which="both", alpha=0.3)
+                ax.plot(xs, ys, line, color=colors[side], label=side, alpha=0.8)
+                for p, x, y in zip(have, xs, ys, strict=True):
+                    hollow = side == "trained" and not p[side]["plateaued"]
+                    face = "none" if hollow else colors[side]
+                    ax.plot([x], [y], marker, color=colors[side], markerfacecolor=face)
+            for ref in report.get("references", []):
+                if (ref["inputs"], ref["sparsity"]) != (m, s):
+                    continue
+                for side, marker in (("superposed", "o"), ("default", "*")):
+                    r = ref[side]
+                    kind = "dense" if "dense" in r.get("kinds", []) else "superposed"
+                    ax.plot(
+                        [r["neurons"]],
+                        [max(r["hardest_k_sample_error_rate"], floor)],
+                        marker,
+                        color="black",
+                        markerfacecolor="none" if side == "superposed" else "black",
+                        markersize=11 if side == "default" else 9,
+                        label=f"automatic width: {side} ({kind})" if side == "default" else
+                        "automatic width: superposed",
+                    )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(floor / 1.5, 1.5)
+            ax.set_title(f"m = {m}", fontsize=9)
+            ax.set_xlabel("hidden neurons")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0][0].set_ylabel(f"sample error rate at k = {s} (floor: none wrong)")
+        for ax in axes[0]:
+            ax.legend(fontsize=6)
+        fig.suptitle(
+            f"U-AND, s = {s}: compiled and trained at equal neurons "
+            "(hollow triangles: training not plateaued)",
+            fontsize=9,
+        )
         path = out_dir / f"trained_baseline_s{s}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
@@ -545,33 +433,56 @@ def _rate(value: float | None) -> str:
     return f"{100 * value:.2g} %" if value >= 1e-3 else f"{value:.1e}"
 
 
+def _order(report: dict) -> list[dict]:
+    return sorted(report["points"], key=lambda p: (p["sparsity"], p["inputs"], p["width"]))
+
+
 def tables(report: dict) -> str:
     """The report as markdown: errors at equal neurons, then what the trained networks read."""
     methods = [m for m in ("superposed", "paper", "dense") if m in report["points"][0]]
     head = "| m | s | neurons | trained: k = s err | bit err | margin | plateau (steps, CPU s, "
-    head += "1s/output) |" + "".join(f" {m}: k = s err | bit err | margin |" for m in methods)
-    lines = [head, "|" + "---|" * (7 + 3 * len(methods))]
-    for p in report["points"]:
+    head += "1s/output) |" + "".join(f" {m} |" for m in methods)
+    lines = [head, "|" + "---|" * (7 + len(methods))]
+    for p in _order(report):
         t = p["trained"]
         cells = [str(p["inputs"]), str(p["sparsity"]), f"{p['width']:,}"]
-        cells += [
-            _rate(t["hardest_k_sample_error_rate"]),
-            _rate(t["bit_error_rate"]),
-            f"{t['worst_margin']:+.2f}",
-            f"{'yes' if t['plateaued'] else 'no'} ({t['steps']:,}, {t['cpu_seconds']:.0f}, "
-            f"{t['positives_per_output']:.0f})",
-        ]
-        for side in (p.get(m, {}) for m in methods):
-            if "neurons" not in side:
-                cells += ["not built" if "skipped" in side else "failed", "-", "-"]
-                continue
-            extra = "" if side["neurons"] == p["width"] else f" ({side['neurons']:,} n)"
+        if "neurons" in t:
             cells += [
-                _rate(side["hardest_k_sample_error_rate"]) + extra,
-                _rate(side["bit_error_rate"]),
-                f"{side['worst_margin']:+.2f}",
+                _rate(t["hardest_k_sample_error_rate"]),
+                _rate(t["bit_error_rate"]),
+                f"{t['worst_margin']:+.2f}",
+                f"{'yes' if t['plateaued'] else '**no**'} ({t['steps']:,}, "
+                f"{t['cpu_seconds']:.0f}, {t['positives_per_output']:.0f})",
             ]
+        else:
+            cells += ["not trained", "-", "-", "-"]
+        for name in methods:
+            side = p.get(name, {})
+            if "neurons" not in side:
+                cells.append("not built" if "skipped" in side else "failed")
+                continue
+            cell = _rate(side["hardest_k_sample_error_rate"])
+            if side["neurons"] != p["width"]:
+                cell += f" ({side['neurons']:,} n)"
+            cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
+    refs = sorted(report.get("references", []), key=lambda r: (r["sparsity"], r["inputs"]))
+    if refs:
+        lines += [
+            "",
+            "| m | s | superposed, automatic width: neurons | k = s err | default: built as "
+            "| neurons | k = s err | compile CPU s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+    for r in refs:
+        sup, default = r["superposed"], r["default"]
+        kind = "dense" if "dense" in default.get("kinds", []) else "superposed"
+        lines.append(
+            f"| {r['inputs']} | {r['sparsity']} | {sup['neurons']:,} "
+            f"| {_rate(sup['hardest_k_sample_error_rate'])} | {kind} | {default['neurons']:,} "
+            f"| {_rate(default['hardest_k_sample_error_rate'])} "
+            f"| {default['compile_cpu_seconds']:.1f} |"
+        )
     lines += [
         "",
         "| m | s | neurons | used (dead) | inputs read ≥ ½ max | two-level fit (at init) | at "
@@ -579,7 +490,9 @@ def tables(report: dict) -> str:
         "(inputs at high level, low / high level, bias) |",
         "|" + "---|" * 9,
     ]
-    for p in report["points"]:
+    for p in _order(report):
+        if "classes" not in p["trained"]:
+            continue
         k, k0 = p["trained"]["classes"], p["trained"].get("classes_at_init")
         top = "; ".join(
             f"{c['neurons']} × ({c['high_inputs_mean']:.0f}, {c['low_level']:+.2f} / "
@@ -619,14 +532,14 @@ def main() -> None:
     parser.add_argument(
         "--budget",
         type=float,
-        default=40.0,
+        default=60.0,
         help="CPU seconds per training point, times --scale for its m",
     )
     parser.add_argument(
         "--scale",
         type=float,
         nargs="+",
-        default=[0.5, 1.0, 0.25, 0.125],
+        default=[0.5, 0.75, 1.25, 0.75],
         help="budget factor per entry of --inputs",
     )
     parser.add_argument(
@@ -644,18 +557,31 @@ def main() -> None:
     parser.add_argument(
         "--plot-only", action="store_true", help="redraw the plots from the JSON, print tables"
     )
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--negatives", type=int, default=512)
-    parser.add_argument("--pos-weight", type=float, default=4.0)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--lr-drop", type=float, default=0.3)
-    parser.add_argument("--drops", type=int, default=2)
-    parser.add_argument("--window", type=int, default=200, help="steps per loss window")
-    parser.add_argument("--patience", type=int, default=3, help="windows")
-    parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument(
+        "--references",
+        action="store_true",
+        help="compile the automatic-width references (superposed, default) of the --inputs "
+        "and --sparsity again into the JSON, without training",
+    )
+    d = TrainSettings()
+    parser.add_argument("--batch", type=int, default=d.batch)
+    parser.add_argument("--touched", type=int, default=d.touched, help="draws per sample")
+    parser.add_argument("--far", type=int, default=d.far, help="draws per sample")
+    parser.add_argument("--pos-weight", type=float, default=d.pos_weight)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--lr-drop", type=float, default=d.lr_drop)
+    parser.add_argument("--drops", type=int, default=d.drops)
+    parser.add_argument("--eval-every", type=int, default=d.eval_every, help="steps")
+    parser.add_argument("--patience", type=int, default=d.patience, help="evaluations")
+    parser.add_argument("--tolerance", type=float, default=d.tolerance)
     parser.add_argument("--samples", type=int, default=500, help="evaluation samples per k")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="m = 32 only")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the points already in --out (a run interrupted with the same settings)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "trained_baseline.json")
     args = parser.parse_args()
     if args.quick:
@@ -686,6 +612,20 @@ def main() -> None:
         )
         write_report(args.out, report)
         args.plot_only = True
+    if args.references:
+        report = json.loads(args.out.read_text())
+        args.samples, args.seed = report["settings"]["samples"], report["settings"]["seed"]
+        refs = []
+        for m in args.inputs:
+            for s in args.sparsity:
+                ref = {"inputs": m, "sparsity": s}
+                for side in ("superposed", "default"):
+                    ref[side], _ = compile_point(m, s, side, None, args)
+                print(f"m={m} s={s}: default {ref['default']['neurons']} neurons", flush=True)
+                refs.append(ref)
+        report["references"] = refs
+        write_report(args.out, report)
+        args.plot_only = True
     if args.plot_only:
         report = json.loads(args.out.read_text())
         for path in plot(report, args.out.parent, args.sparsity):
@@ -701,13 +641,14 @@ def main() -> None:
         "settings": settings(args),
     }
 
-    def partial(points: list[dict]) -> None:
-        write_report(args.out, {**head, "points": points, "complete": False})
+    def partial(points: list[dict], references: list[dict]) -> None:
+        report = {**head, "points": points, "references": references, "complete": False}
+        write_report(args.out, report)
 
     report = {**head, **study(args, partial), "complete": True}
     report["wall_seconds"] = round(time.time() - start, 1)
     report["training_cpu_seconds"] = round(
-        sum(p["trained"]["cpu_seconds"] for p in report["points"]), 1
+        sum(p["trained"].get("cpu_seconds", 0.0) for p in report["points"]), 1
     )
     report["machine"] = machine(load_before, torch=torch.__version__, threads=1)
     write_report(args.out, report)

@@ -36,6 +36,14 @@ K_CHOICES = np.arange(6, 97)
 MAX_READ = 64
 #: Fraction of the busiest-sample interference the superposed read-offs subtract.
 CENTER = 0.5
+#: Error control: the features a superposed neuron may read -- in gate-centric groups always,
+#: in feature-centric ones (the universal AND) when its inputs are read-offs of superposed
+#: neurons or its read-offs feed later layers. A neuron sums the read-off noise of its inputs
+#: and its bias margin absorbs the sum only while it stays small; a wide neuron also fires
+#: more often by accident and spreads 1/k of a unit to every monomial it covers, which later
+#: layers carry on (docs/theory.md section 7; design.design_group). 24 measured best of
+#: 16/24/32.
+NOISE_BUDGET_FANIN = 24
 
 
 @dataclass(frozen=True)

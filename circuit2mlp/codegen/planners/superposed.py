@@ -30,12 +30,19 @@ from circuit2mlp.codegen.activity import LevelActivity, measure_activity
 from circuit2mlp.codegen.assignment import prefer_gadgets
 from circuit2mlp.codegen.blocks import LayerBlock
 from circuit2mlp.codegen.calibration import Calibration
-from circuit2mlp.codegen.design import CENTER, MAX_READ, plan_groups, shared_gates
+from circuit2mlp.codegen.dense import dense_is_better
+from circuit2mlp.codegen.design import (
+    CENTER,
+    MAX_READ,
+    NOISE_BUDGET_FANIN,
+    plan_groups,
+    shared_gates,
+)
 from circuit2mlp.codegen.emit import emit_inputs, emit_level
 from circuit2mlp.codegen.exact import exact_neurons_of
 from circuit2mlp.codegen.noise import gates_to_clean, mass_after
 from circuit2mlp.codegen.plan import CARRY, LevelPlan, Plan, ReadOffRule, how_of
-from circuit2mlp.codegen.planners import deep
+from circuit2mlp.codegen.planners import deep, planner_for
 from circuit2mlp.codegen.planners.common import unflipped
 from circuit2mlp.codegen.terms import LayerTerms, gadget_terms, layer_terms
 from circuit2mlp.codegen.widths import forced_widths, model_widths
@@ -43,14 +50,6 @@ from circuit2mlp.ir import Gate, LayeredCircuit
 
 HELP = "ours: balanced wiring, centred read-offs, gadgets where cheaper, error control"
 
-#: Error control: the features a superposed neuron may read -- in gate-centric groups always,
-#: in feature-centric ones (the universal AND) when its inputs are read-offs of superposed
-#: neurons or its read-offs feed later layers. A neuron sums the read-off noise of its inputs
-#: and its bias margin absorbs the sum only while it stays small; a wide neuron also fires
-#: more often by accident and spreads 1/k of a unit to every monomial it covers, which later
-#: layers carry on (docs/theory.md section 7; design.design_group). 24 measured best of
-#: 16/24/32.
-NOISE_BUDGET_FANIN = 24
 #: Worst-k sample error rate an automatic width aims at by default (the whole network's).
 TARGET_ERROR = 0.005
 #: What the error model aims at when the calibration sees every input (and allows no error).
@@ -60,9 +59,12 @@ MARGIN = 0.2
 
 
 def plan(layered: LayeredCircuit, config, progress: Callable[[str], None] | None = None) -> Plan:
-    """The superposed plan, or the deep one where that is cheaper."""
+    """The superposed plan, or the deep one where that is cheaper, or the dense one where the
+    universal AND the way training finds it needs fewer neurons (dense.dense_is_better)."""
     if deep._deep_is_cheaper(layered, config):
         return deep.plan(layered, config, progress)
+    if dense_is_better(layered, config):
+        return planner_for("dense")(layered, config, progress)
     return superposed_plan(layered, config, progress)
 
 
