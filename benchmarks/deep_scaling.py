@@ -20,7 +20,8 @@ Not a test: run from the repository root, one command for everything or ``--part
 * ``c`` wires per neuron per level: recorded in every row of a, b and d (the level's gates,
   carries included, over its layer's neurons); ``c`` alone prints them from the JSON files.
 * ``d`` other families (``--families``): the search of ``a`` at ``--ms-family`` (depth
-  ``--depth-a``) and at m = ``--m-depth``, depth ``--depth-family``, where the per-level
+  ``--depth-a``) and at m = ``--m-depth``, depth ``--depth-family`` (first width tried
+  ``--start-family``), where the per-level
   figures of ``b`` are taken at the width found, with and without error correction.
 * ``e`` the default method elsewhere: ``circuit2mlp check circuits/`` and the default
   compile of the U-AND of ``--uand`` inputs (neurons, layer kinds: none may be ``deep``).
@@ -500,14 +501,28 @@ def confirm(family: Family, m: int, depth: int, width: int, args) -> dict:
     return row
 
 
+def first_guess(rows: list[dict], family: str, depth: int, m: int) -> int | None:
+    """A first width for m: the stored smallest width of the largest smaller m of the same
+    family and depth, scaled by (m / that m)^0.5 (None without one)."""
+    below = [
+        r
+        for r in rows
+        if r.get("family") == family and r.get("depth") == depth and r.get("smallest_width")
+        and r["m"] < m
+    ]
+    if not below:
+        return None
+    r = max(below, key=lambda r: r["m"])
+    return int(r["smallest_width"] * (m / r["m"]) ** 0.5)
+
+
 def part_scaling(family: Family, ms: list[int], depth: int, args) -> list[dict]:
-    rows, start, prev = [], None, None
+    path = OUT / "deep_study_scaling.json"
+    stored = json.loads(path.read_text())["rows"] if path.exists() else []
+    rows: list[dict] = []
     for m in ms:
-        if start is not None and prev is not None:
-            start = int(start * (m / prev) ** 0.7)
+        start = first_guess(stored + rows, family.name, depth, m)
         row = search_row(family, m, depth, args, start)
-        if row.get("smallest_width"):
-            start, prev = row["smallest_width"], m
         if m in args.confirm and row.get("smallest_width"):
             row["confirm"] = confirm(family, m, depth, row["smallest_width"], args)
         rows.append(row)
@@ -529,7 +544,7 @@ def part_family(args) -> list[dict]:
     for name in args.families:
         family = FAMILIES[name]
         part_scaling(family, args.ms_family, args.depth_a, args)
-        row = search_row(family, args.m_depth, args.depth_family, args)
+        row = search_row(family, args.m_depth, args.depth_family, args, args.start_family)
         rows.append(row)
         save("family", rows, ("family", "m", "depth", "samples", "target"), args)
         width = row.get("smallest_width")
@@ -698,10 +713,13 @@ def main() -> None:
     parser.add_argument("--verify-samples", type=int, default=2000)
     parser.add_argument("--m-depth", type=int, default=100_000)
     parser.add_argument("--depths", type=_ints, default=[1, 2, 4, 8, 16, 32])
-    parser.add_argument("--width-depth", type=int, default=56_000)
+    parser.add_argument("--width-depth", type=int, default=40_000)
     parser.add_argument("--families", default="local,all23")
     parser.add_argument("--ms-family", type=_ints, default=[10_000, 30_000])
     parser.add_argument("--depth-family", type=int, default=8)
+    parser.add_argument(
+        "--start-family", type=int, default=40_000, help="first width tried at --m-depth (d)"
+    )
     parser.add_argument("--uand", type=int, default=1000)
     parser.add_argument(
         "--data-dir",

@@ -95,3 +95,16 @@ def test_feature_pass_counts_the_networks_wrong_samples(width):
     wrong = ((network.forward(x) > 0.5) != truth.astype(bool)).any(axis=1)
     assert result["output_wrong_count"] == int(wrong.sum())
     assert result["levels"][-1]["wrong_samples_so_far"] >= result["output_wrong"]
+
+
+def test_first_guess_scales_the_nearest_smaller_stored_width():
+    rows = [
+        {"family": "classic", "depth": 4, "m": 10_000, "smallest_width": 100},
+        {"family": "classic", "depth": 4, "m": 40_000, "smallest_width": 400},
+        {"family": "classic", "depth": 8, "m": 90_000, "smallest_width": 9},
+        {"family": "local", "depth": 4, "m": 90_000, "smallest_width": 9},
+        {"family": "classic", "depth": 4, "m": 90_000, "smallest_width": None},
+    ]
+    assert ds.first_guess(rows, "classic", 4, 160_000) == 800
+    assert ds.first_guess(rows, "classic", 4, 10_000) is None
+    assert ds.first_guess(rows, "all23", 4, 10**6) is None
