@@ -666,14 +666,15 @@ def plot_scaling(path: Path, out: Path) -> None:
 
 
 def plot_depth(path: Path, out: Path) -> None:
-    """Wrong samples so far and wires off per level, with and without error correction."""
+    """Wrong samples so far, wires off and neurons on per level, with and without error
+    correction (default family; the depths share their first levels, so curves overlap)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     data = json.loads(path.read_text())
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(14, 4))
     rows = sorted(data["rows"], key=lambda r: (r["family"], r["depth"], not r["error_correction"]))
     for r in rows:
         if r["family"] != "classic":
@@ -687,10 +688,13 @@ def plot_depth(path: Path, out: Path) -> None:
                   label=label)  # fmt: skip
         right.semilogy(x, [max(v["wires_off_0.1_per_sample"], 1e-3) for v in lv], style,
                        color=color)  # fmt: skip
+        third.semilogy(x, [v["neurons_on_per_sample"] for v in lv], style, color=color)
     left.set_xlabel("level")
     left.set_ylabel("% of 3-hot samples with a wrong wire so far")
     right.set_xlabel("level")
     right.set_ylabel("wires off by > 0.1 per sample (floor 1e-3)")
+    third.set_xlabel("level")
+    third.set_ylabel("neurons on per sample")
     left.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
