@@ -649,7 +649,8 @@ def plot_scaling(path: Path, out: Path) -> None:
         label = f"{family}, depth {depth}: smallest for <= 1 % (fit m^{fit or 0:.2f})"
         ax.loglog(m, small, "o-", color=f"C{n}", label=label)
         auto = [max(r["auto"]["neurons_per_level"]) for r in rs]
-        ax.loglog(m, auto, "s:", color=f"C{n}", alpha=0.6, label=f"{family}: automatic width")
+        label = f"{family}: automatic width, widest level"
+        ax.loglog(m, auto, "s:", color=f"C{n}", alpha=0.6, label=label)
         exact = [r["exact_neurons_per_level"] for r in rs]
         ax.loglog(m, exact, "x--", color=f"C{n}", alpha=0.4, label=f"{family}: exact method")
         if n == 0 and len(m) >= 2:
