@@ -190,9 +190,12 @@ def _plans(
         items = layer_items(gates, levels[i], levels[i + 1].flip)
         model = pool_inputs(items, hot[i], hot[i + 1], wire_items)
         wire_items = np.bincount(items.gate, minlength=len(gates)).astype(float)
-        plans, prev, _ = plan_layer(
+        plans, noise, _ = plan_layer(
             items, model, prev, options, target / max(len(model), 1), config.width
         )
+        # proportions only: later layers see the first layer's noise, not the mean pass's
+        # compounding one (the chain pass sets the absolute width)
+        prev = noise if i == 0 else prev
         layers.append((items, model, plans))
     activity = np.tile(ratios, (CHAIN_REPLICAS, 1))  # (chains, levels + 1)
 
