@@ -112,57 +112,90 @@ def feature_error(layered, blocks, flipped, samples: int, sparsity: int, seed: i
 
 
 def blocks_run(args: argparse.Namespace) -> dict:
-    """Per-level figures of the blocks in feature space (see module doc)."""
+    """Per-level figures of the blocks in feature space (see module doc), built and run one
+    layer at a time so deep circuits fit in memory."""
     from circuit2mlp.codegen.activity import level_values
-    from circuit2mlp.codegen.deep import DeepOptions
-    from circuit2mlp.codegen.deep_pipeline import build_deep_blocks
+    from circuit2mlp.codegen.deep import DeepOptions, deep_block
+    from circuit2mlp.codegen.deep_pipeline import _levels, _plans
     from circuit2mlp.compiler import CompileConfig, lower
-    from circuit2mlp.generate import random_circuit
     from circuit2mlp.simulate import sparse_inputs, unpack_bits
 
-    layered = lower(random_circuit(args.m, args.m, args.depth, seed=args.seed), CompileConfig())
+    if args.circuit:
+        from circuit2mlp.formats import load_circuit
+
+        circuit = load_circuit(args.circuit)
+    else:
+        from circuit2mlp.generate import random_circuit
+
+        circuit = random_circuit(args.m, args.m, args.depth, seed=args.seed)
+    layered = lower(circuit, CompileConfig())
     options = DeepOptions(q=args.q, low=args.low, high=args.high, ramp=not args.no_error_correction)
-    config = CompileConfig(method="deep", width=args.width, seed=args.seed)
-    start = time.time()
-    _, _, blocks, flipped = build_deep_blocks(layered, config, options)
-    built = time.time() - start
+    config = CompileConfig(method="deep", width=args.width, seed=args.seed, sparsity=args.sparsity)
     n = args.samples
     x = sparse_inputs(len(layered.inputs), args.sparsity, n, np.random.default_rng(args.seed + 7))
     values = level_values(layered, x)
+    start = time.time()
+    levels_act = _levels(layered, config)
     f = np.asarray(x.T, dtype=np.float32)
     bad = np.zeros(n, dtype=bool)
     levels = []
-    for level, block in enumerate(blocks, start=1):
+    neurons = 0
+    predicted = []
+    plans_iter = _plans(layered, config, options, levels_act)
+    for i, (gates, (items, plans, wrong)) in enumerate(
+        zip(layered.layers, plans_iter, strict=True)
+    ):
+        block = deep_block(
+            gates,
+            levels_act[i],
+            levels_act[i + 1].flip,
+            plans,
+            items,
+            options,
+            np.random.default_rng([config.seed, 3, i]),
+        )
+        level = i + 1
+        neurons += block.neurons
+        predicted.append(wrong)
         h = np.maximum(block.weight @ f + block.bias[:, None], 0)
         f = block.features.readout @ h + block.features.bias[:, None]
-        flip = np.array([name in flipped for name in block.features.names])
+        flip = np.asarray(levels_act[level].flip, dtype=bool)
         truth = unpack_bits(values[level], n).astype(np.float32)
         truth = truth if truth.shape == f.shape else truth.T
         truth = np.where(flip[:, None], 1 - truth, truth)
         off = np.abs(f - truth)
-        bad |= (off > 0.5).any(axis=0)
-        levels.append(
-            {
-                "level": level,
-                "wrong_samples_so_far": float(bad.mean()),
-                "wires_off_0.1_per_sample": float((off > 0.1).sum() / n),
-                "neurons_on_per_sample": float((h > 0).sum() / n),
-            }
-        )
-        print(levels[-1], flush=True)
+        wrong_wires = (off > 0.5).sum(axis=0)
+        bad |= wrong_wires > 0
+        row = {
+            "level": level,
+            "neurons": int(block.neurons),
+            "wires_per_neuron": len(gates) / max(block.neurons, 1),
+            "wrong_samples_so_far": float(bad.mean()),
+            "wrong_wires_per_sample": float(wrong_wires.mean()),
+            "predicted_wrong_wires": float(wrong),
+            "wires_off_0.1_per_sample": float((off > 0.1).sum() / n),
+            "neurons_on_per_sample": float((h > 0).sum() / n),
+            "neurons_on_p99": float(np.percentile((h > 0).sum(axis=0), 99)),
+            "true_active_p99": float(np.percentile((truth > 0.5).sum(axis=0), 99)),
+        }
+        levels.append(row)
+        print(row, flush=True)
+        del block, h
     return {
+        "circuit": args.circuit,
         "m": args.m,
-        "depth": args.depth,
+        "depth": layered.depth,
         "width": args.width,
         "q": args.q,
         "low": args.low,
         "high": args.high,
         "error_correction": not args.no_error_correction,
-        "neurons": sum(b.neurons for b in blocks),
-        "neurons_per_gate": sum(b.neurons for b in blocks) / (args.m * args.depth),
+        "neurons": neurons,
+        "neurons_per_gate": neurons / sum(len(layer) for layer in layered.layers),
         "samples": n,
-        "build_seconds": built,
+        "seconds": time.time() - start,
         "peak_rss_gib": _peak_gib(),
+        "predicted_sample_error": float(1 - np.exp(-sum(predicted))),
         "levels": levels,
     }
 
@@ -235,6 +268,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("point", "blocks", "scaling"))
     parser.add_argument("-m", type=int, default=100_000, help="gates per level (point)")
+    parser.add_argument("--circuit", default=None, help="circuit file (blocks; else generated)")
     parser.add_argument("--ms", type=lambda s: [int(v) for v in s.split(",")], default=None)
     parser.add_argument("--depth", type=int, default=8)
     parser.add_argument("--fan-in", type=int, default=2)

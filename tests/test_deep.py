@@ -183,3 +183,27 @@ def test_many_item_gate_exact_with_enough_width(fanin: tuple[str, ...]) -> None:
     x = all_inputs(len(inputs))
     x = x[x.sum(axis=1) <= 3]
     assert np.array_equal(network.forward(x) > 0.5, simulate(circuit, x).astype(bool))
+
+
+def test_chain_model_sees_the_chain_reaction() -> None:
+    """The per-sample chain pass: no error with every pool dedicated; at a narrow width the
+    noise of one level fires slots at the next and the predicted share of wrong samples climbs
+    with depth towards 1, while at a wide one it stays small."""
+    from circuit2mlp.codegen.deep_model import (
+        LayerPlanView,
+        PoolInputs,
+        chain_errors,
+        chain_sample_error,
+    )
+
+    pool = PoolInputs(theta=1, n=100_000, active=4.0, fanin=1.1, input_density=4e-5, reach=1.4)
+    activity = np.ones(512)
+
+    def predicted(slots: int, depth: int) -> float:
+        views = [LayerPlanView([pool], [slots], [8], activity) for _ in range(depth)]
+        return chain_sample_error(chain_errors(views, np.random.default_rng(0)))
+
+    assert predicted(100_000, 4) == 0.0
+    narrow = [predicted(28_000, d) for d in (2, 8, 24)]
+    assert narrow[0] < narrow[1] < narrow[2] and narrow[2] > 0.5
+    assert predicted(60_000, 24) < 0.01

@@ -1,9 +1,11 @@
 """Driver of the ``deep`` method: a layered circuit becomes one deep block per layer.
 
 Measures every wire's activity (activity.py; the stored polarity of each wire), embeds the
-inputs, then per circuit layer writes the gates as threshold items, sizes each pool with the
-error model (deep_model.py) -- or shares a forced ``--width`` among the pools in the
-proportions the model asks for -- and emits the block (deep.py). Randomness: one stream per
+inputs, then per circuit layer writes the gates as threshold items and sizes each pool with the
+error model (deep_model.py): the level-by-level pass gives the pools' proportions, and the
+per-sample chain pass scales all shared pools to the target share of wrong samples over the
+whole depth -- or a forced ``--width`` is shared among the pools in the model's proportions.
+Then it emits the blocks (deep.py). Randomness: one stream per
 layer, seeded from the config seed, so the same seed gives the same weights.
 """
 
@@ -20,8 +22,11 @@ from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.deep import DeepOptions, LayerItems, PoolPlan, deep_block, layer_items
 from circuit2mlp.codegen.deep_model import (
     CLEAN,
+    LayerPlanView,
     LevelNoise,
     PoolInputs,
+    chain_errors,
+    chain_sample_error,
     pool_errors,
     sample_error,
     size_pool,
@@ -39,17 +44,33 @@ from circuit2mlp.simulate import sparse_inputs
 MAX_COINCIDENCE_LOAD = 48
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
 TARGET_SAMPLE_ERROR = 0.003
+#: Chains of the chain model per simulated sample (512 samples): the runaway is a rare event.
+CHAIN_REPLICAS = 2
 
 
-def pool_inputs(items: LayerItems, hot_in: np.ndarray, hot_out: np.ndarray) -> list[PoolInputs]:
+def pool_inputs(
+    items: LayerItems,
+    hot_in: np.ndarray,
+    hot_out: np.ndarray,
+    wire_items: np.ndarray | None = None,
+) -> list[PoolInputs]:
     """The error model's view of each pool of a layer (ascending threshold). ``hot_in`` /
     ``hot_out``: how often each wire of the level below / of this level is 1 in its stored
     polarity on exactly-s-hot inputs, the hardest samples verify checks (averaged over k = 0..s
-    the activity is about half as high, and the cross-talk tail is steep in it)."""
+    the activity is about half as high, and the cross-talk tail is steep in it).
+    ``wire_items``: items of each wire of the level below (a wire's read-off noise is the sum
+    of its items'; 1 for inputs)."""
     per_gate = np.bincount(items.gate, minlength=hot_out.size).astype(float)
-    freq = hot_out[items.gate] / np.maximum(per_gate[items.gate], 1)
-    positive = np.bincount(
-        items.entry_item, weights=(items.entry_weight > 0).astype(float), minlength=items.n
+    # an item is on when its gate's stored value differs from the gate's constant
+    gate_on = hot_out[items.gate]
+    on_freq = np.where(items.consts[items.gate] > 0.5, 1.0 - gate_on, gate_on)
+    freq = on_freq / np.maximum(per_gate[items.gate], 1)
+    plus = items.entry_weight > 0
+    positive = np.bincount(items.entry_item, weights=plus.astype(float), minlength=items.n)
+    if wire_items is None:
+        wire_items = np.ones(hot_in.size)
+    reached = np.bincount(
+        items.entry_item, weights=plus * wire_items[items.entry_feature], minlength=items.n
     )
     density = float(hot_in.sum()) / max(hot_in.size, 1)
     pools = []
@@ -62,6 +83,7 @@ def pool_inputs(items: LayerItems, hot_in: np.ndarray, hot_out: np.ndarray) -> l
                 active=float(freq[sel].sum()),
                 fanin=float(positive[sel].mean()),
                 input_density=density,
+                reach=float(reached[sel].sum() / max(positive[sel].sum(), 1)),
             )
         )
     return pools
@@ -69,18 +91,27 @@ def pool_inputs(items: LayerItems, hot_in: np.ndarray, hot_out: np.ndarray) -> l
 
 def hot_frequencies(
     layered: LayeredCircuit, levels: list[LevelActivity], sparsity: int, seed: int
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Per level, how often each wire is 1 in its stored polarity on exactly-s-hot inputs
-    (512 seeded samples, bit-parallel simulation)."""
+    (512 seeded samples, bit-parallel simulation), and per (sample, level) the sample's number
+    of active wires over the level's mean (the chain model's per-sample activity)."""
     m = len(layered.inputs)
     rng = np.random.default_rng([seed, 4])
     x = sparse_inputs(m, min(sparsity, m), 512, rng)
     n = max(x.shape[0], 1)
-    out = []
+    out, ratios = [], []
     for level, rows in zip(levels, level_values(layered, x), strict=True):
         ones = np.bitwise_count(rows).sum(axis=1) / n if rows.size else np.zeros(len(level.names))
         out.append(np.where(level.flip, 1.0 - ones, ones))
-    return out
+        stored = np.where(level.flip[:, None], ~rows, rows) if rows.size else rows
+        per_sample = np.zeros(n)
+        for start in range(0, stored.shape[0], 4096):
+            bits = np.unpackbits(
+                stored[start : start + 4096].view(np.uint8), axis=1, bitorder="little"
+            )
+            per_sample += bits[:, :n].sum(axis=0)
+        ratios.append(per_sample / max(per_sample.mean(), 1e-9))
+    return out, np.stack(ratios, axis=1)
 
 
 def plan_layer(
@@ -144,18 +175,77 @@ def _levels(layered: LayeredCircuit, config) -> list[LevelActivity]:
     return levels
 
 
-def _plans(layered: LayeredCircuit, config, options: DeepOptions, levels: list[LevelActivity]):
-    """Per layer (items, pool plans, predicted wrong wires), in order."""
-    hot = hot_frequencies(layered, levels, config.sparsity, config.seed)
+def _plans(
+    layered: LayeredCircuit, config, options: DeepOptions, levels: list[LevelActivity]
+) -> list[tuple[LayerItems, list[PoolPlan], float]]:
+    """Per layer (items, pool plans, predicted wrong wires), in order. The level-by-level
+    model gives each pool's share; at the automatic width every shared pool is then scaled by
+    one factor, the smallest (within 4 %) whose chain-model sample error meets the target."""
+    hot, ratios = hot_frequencies(layered, levels, config.sparsity, config.seed)
     prev = CLEAN
     target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
+    layers = []
+    wire_items = np.ones(len(levels[0].names))
     for i, gates in enumerate(layered.layers):
         items = layer_items(gates, levels[i], levels[i + 1].flip)
-        model = pool_inputs(items, hot[i], hot[i + 1])
-        plans, prev, wrong = plan_layer(
+        model = pool_inputs(items, hot[i], hot[i + 1], wire_items)
+        wire_items = np.bincount(items.gate, minlength=len(gates)).astype(float)
+        plans, noise, _ = plan_layer(
             items, model, prev, options, target / max(len(model), 1), config.width
         )
-        yield items, plans, wrong
+        # proportions only: later layers see the first layer's noise, not the mean pass's
+        # compounding one (the chain pass sets the absolute width)
+        prev = noise if i == 0 else prev
+        layers.append((items, model, plans))
+    activity = np.tile(ratios, (CHAIN_REPLICAS, 1))  # (chains, levels + 1)
+
+    def chain(scale: float) -> tuple[list[list[PoolPlan]], np.ndarray]:
+        scaled = [[_scaled(plan, scale) for plan in plans] for _, _, plans in layers]
+        views = [
+            LayerPlanView(model, [p.slots for p in plans], [p.q for p in plans], activity[:, i])
+            for i, ((_, model, _), plans) in enumerate(zip(layers, scaled, strict=True))
+        ]
+        errors = chain_errors(
+            views, np.random.default_rng([config.seed, 5]), options.low, options.high, options.ramp
+        )
+        return scaled, errors
+
+    scale = 1.0
+    if config.width is None and layers:
+        lo_s, hi_s = 0.25, 1.0
+        while chain_sample_error(chain(hi_s)[1]) > TARGET_SAMPLE_ERROR and hi_s < 64:
+            lo_s, hi_s = hi_s, hi_s * 2
+        while hi_s / lo_s > 1.04:
+            mid = math.sqrt(lo_s * hi_s)
+            if chain_sample_error(chain(mid)[1]) > TARGET_SAMPLE_ERROR:
+                lo_s = mid
+            else:
+                hi_s = mid
+        scale = hi_s
+    scaled, errors = chain(scale)
+    return [
+        (items, plans, wrong)
+        for (items, _, _), plans, wrong in zip(layers, scaled, _per_level(errors), strict=True)
+    ]
+
+
+def _scaled(plan: PoolPlan, scale: float) -> PoolPlan:
+    """``plan`` with ``scale`` times its slots (a shared pool that reaches one slot per item
+    becomes dedicated)."""
+    if scale == 1.0 or plan.slots >= plan.items.size:
+        return plan
+    return dataclasses.replace(plan, slots=min(plan.items.size, max(1, round(plan.slots * scale))))
+
+
+def _per_level(errors: np.ndarray) -> list[float]:
+    """Per level, the increase of -log(share of samples still right): the levels' figures add
+    up to -log(1 - the chain model's sample error), as sample_error expects."""
+    if errors.size == 0:
+        return []
+    cumulative = np.cumsum(errors, axis=1)
+    right = np.mean(np.exp(-cumulative), axis=0)
+    logs = -np.log(np.maximum(right, 1e-300))
+    return np.diff(np.concatenate([[0.0], logs])).tolist()
 
 
 def predicted_neurons(layered: LayeredCircuit, config) -> int:
