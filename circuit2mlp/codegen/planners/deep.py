@@ -39,8 +39,9 @@ def _deep_is_cheaper(layered: LayeredCircuit, config) -> bool:
     """Whether ``superposed`` at the automatic width should use the deep construction: a
     wide level, and the deep error model's neurons below what the superposed method must
     spend at least: the exact gadgets of its non-coincidence gates (sparse random circuits
-    are mostly those; a U-AND has none, and its shared neurons are far cheaper than deep)."""
-    if config.method != "superposed" or config.width is not None or config.input_dim is not None:
+    are mostly those; a U-AND has none, and its shared neurons are far cheaper than deep).
+    The superposed planner asks; a forced width or inputs in superposition keep it."""
+    if config.width is not None or config.input_dim is not None:
         return False
     if max((len(layer) for layer in layered.layers), default=0) < DEEP_MIN_WIRES:
         return False
@@ -55,7 +56,8 @@ def _deep_is_cheaper(layered: LayeredCircuit, config) -> bool:
     floor = sum(
         gate_gadget(g).neurons for layer in layered.layers for g in layer if not shareable(g)
     )
-    return predicted_neurons(layered, config) < floor
+    # the deep model's width search costs a chain pass per width: skip it when nothing can pay
+    return floor > 0 and predicted_neurons(layered, config) < floor
 
 
 def plan(layered: LayeredCircuit, config, progress: Callable[[str], None] | None = None) -> Plan:
