@@ -115,8 +115,8 @@ def blocks_run(args: argparse.Namespace) -> dict:
     """Per-level figures of the blocks in feature space (see module doc), built and run one
     layer at a time so deep circuits fit in memory."""
     from circuit2mlp.codegen.activity import level_values
-    from circuit2mlp.codegen.deep import DeepOptions, deep_block
-    from circuit2mlp.codegen.deep_pipeline import _levels, _plans
+    from circuit2mlp.codegen.deep import DeepOptions
+    from circuit2mlp.codegen.deep_pipeline import layer_blocks, level_activity
     from circuit2mlp.compiler import CompileConfig, lower
     from circuit2mlp.simulate import sparse_inputs, unpack_bits
 
@@ -135,25 +135,14 @@ def blocks_run(args: argparse.Namespace) -> dict:
     x = sparse_inputs(len(layered.inputs), args.sparsity, n, np.random.default_rng(args.seed + 7))
     values = level_values(layered, x)
     start = time.time()
-    levels_act = _levels(layered, config)
+    levels_act = level_activity(layered, config)
     f = np.asarray(x.T, dtype=np.float32)
     bad = np.zeros(n, dtype=bool)
     levels = []
     neurons = 0
     predicted = []
-    plans_iter = _plans(layered, config, options, levels_act)
-    for i, (gates, (items, plans, wrong)) in enumerate(
-        zip(layered.layers, plans_iter, strict=True)
-    ):
-        block = deep_block(
-            gates,
-            levels_act[i],
-            levels_act[i + 1].flip,
-            plans,
-            items,
-            options,
-            np.random.default_rng([config.seed, 3, i]),
-        )
+    for i, (block, wrong) in enumerate(layer_blocks(layered, config, options, levels_act)):
+        gates = layered.layers[i]
         level = i + 1
         neurons += block.neurons
         predicted.append(wrong)

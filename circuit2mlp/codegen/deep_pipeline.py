@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -261,6 +262,26 @@ def predicted_neurons(layered: LayeredCircuit, config) -> int:
     return total
 
 
+def layer_blocks(
+    layered: LayeredCircuit, config, options: DeepOptions, levels: list
+) -> Iterator[tuple[LayerBlock, float]]:
+    """Per circuit layer, its block and the predicted wrong wires, one layer at a time (a
+    caller that runs each block and drops it holds one layer's weights at once). ``levels``
+    are the wire activities of :func:`level_activity`."""
+    plans_iter = _plans(layered, config, options, levels)
+    for i, (gates, (items, plans, wrong)) in enumerate(
+        zip(layered.layers, plans_iter, strict=True)
+    ):
+        rng = np.random.default_rng([config.seed, 3, i])
+        yield deep_block(gates, levels[i], levels[i + 1].flip, plans, items, options, rng), wrong
+
+
+def level_activity(layered: LayeredCircuit, config) -> list:
+    """Every level's wire activity under the config's sparsity (what the pools are sized
+    from)."""
+    return _levels(layered, config)
+
+
 def build_deep_blocks(
     layered: LayeredCircuit, config, options: DeepOptions | None = None
 ) -> tuple[FeatureMap, object, list[LayerBlock], frozenset[str]]:
@@ -275,19 +296,8 @@ def build_deep_blocks(
     blocks: list[LayerBlock] = []
     if config.input_dim is not None and config.input_dim < len(layered.inputs):
         blocks.append(decode_block(levels[0]))
-    plans_iter = _plans(layered, config, options, levels)
-    for i, (gates, (items, plans, wrong)) in enumerate(
-        zip(layered.layers, plans_iter, strict=True)
-    ):
-        block = deep_block(
-            gates,
-            levels[i],
-            levels[i + 1].flip,
-            plans,
-            items,
-            options,
-            np.random.default_rng([config.seed, 3, i]),
-        )
+    for i, (block, wrong) in enumerate(layer_blocks(layered, config, options, levels)):
+        gates = layered.layers[i]
         block.stats["exact_neurons"] = exact_neurons_of(
             gate_arrays(gates, {name: j for j, name in enumerate(levels[i].names)})
         )
