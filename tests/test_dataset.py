@@ -4,6 +4,7 @@ the simulator), the true dictionary scores 1 and a random one scores near chance
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import shutil
@@ -27,16 +28,9 @@ from circuit2mlp.network import Network
 from circuit2mlp.score import save_dictionary
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="circuit2mlp-dataset-tests-"))
+# other test modules use the cached network too: the folder lives as long as the process
+atexit.register(shutil.rmtree, _FOLDER, True)
 M = 30
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_folder():
-    """The cached network and dataset live in one folder for the module; it goes with it."""
-    yield
-    uand30.cache_clear()
-    dataset.cache_clear()
-    shutil.rmtree(_FOLDER, ignore_errors=True)
 
 
 
