@@ -22,6 +22,23 @@ def snippet() -> str:
     return code
 
 
+def assert_reader_computes(tmp_path, circuit, x, program: str, *args) -> None:
+    """Run ``program`` in an isolated interpreter (no circuit2mlp on its path) in
+    ``tmp_path``; the y.npy it writes must be the circuit's outputs on ``x``."""
+    import numpy as np
+
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", program, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    y = np.load(tmp_path / "y.npy")
+    np.testing.assert_array_equal(y.astype(bool), simulate(circuit, x))
+
+
 @pytest.mark.parametrize(
     ("path", "sparse"),
     [("handwritten/ripple_adder4.yaml", False), ("real/lgsynth93/C432.blif", True)],
@@ -44,16 +61,7 @@ def test_snippet_runs_network(tmp_path, corpus, path, sparse):
         x = np.load({str(tmp_path / "x.npy")!r})
         np.save({str(tmp_path / "y.npy")!r}, run({str(weights)!r}, x))
     """)
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", program],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    y = np.load(tmp_path / "y.npy")
-    np.testing.assert_array_equal(y.astype(bool), simulate(circuit, x))
+    assert_reader_computes(tmp_path, circuit, x, program)
 
 
 LAYERED_READER = """
@@ -100,13 +108,6 @@ def test_layered_circuit_read_by_numpy_alone(tmp_path, corpus, method):
     network.save(weights)
     x = all_inputs(len(circuit.inputs))
     np.save(tmp_path / "x.npy", x.astype(np.uint8))
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", LAYERED_READER, weights, tmp_path / "x.npy", "y.npy"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
+    assert_reader_computes(
+        tmp_path, circuit, x, LAYERED_READER, weights, tmp_path / "x.npy", "y.npy"
     )
-    assert result.returncode == 0, result.stderr
-    y = np.load(tmp_path / "y.npy")
-    np.testing.assert_array_equal(y.astype(bool), simulate(circuit, x))
