@@ -234,7 +234,8 @@ def check_cache(layered, width: int, seed: int) -> bool:
     from circuit2mlp.codegen import deep, deep_pipeline, exact
 
     _, cached, _ = build(layered, width, seed)
-    saved = {mod: mod.gate_arrays for mod in (exact, deep, deep_pipeline)}
+    modules = (exact, deep, deep_pipeline)
+    saved = {mod: mod.gate_arrays for mod in modules if hasattr(mod, "gate_arrays")}
     for mod in saved:
         mod.gate_arrays = exact._uncached_gate_arrays
     try:

@@ -35,7 +35,7 @@ from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.deep_codes import make_code
 from circuit2mlp.codegen.deep_items import gate_items
-from circuit2mlp.codegen.exact import gate_arrays
+from circuit2mlp.codegen.exact import exact_neurons_of, gate_arrays
 from circuit2mlp.ir import Gate
 
 #: Ramp corners above theta - 1: a slot is 0 up to LOW of cross-talk and 1 from HIGH on.
@@ -68,6 +68,7 @@ class LayerItems:
     entry_feature: np.ndarray  # (e,) feature it reads
     entry_weight: np.ndarray  # (e,) weight
     consts: np.ndarray  # (G,) read-off constant per gate
+    exact_neurons: int  # what the exact gadgets of the layer's gates would take (the report)
 
     @property
     def n(self) -> int:
@@ -83,6 +84,7 @@ def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarra
     flips = np.asarray(level.flip, dtype=bool)
     out_flip = np.asarray(out_flip, dtype=bool)
     consts = np.zeros(arrays.n_gates)
+    exact = exact_neurons_of(arrays)
     parts: list[tuple[np.ndarray, int, int, tuple[int, ...], np.ndarray]] = []
     for a in np.unique(arrays.arity).tolist():
         gi = np.flatnonzero(arrays.arity == a)
@@ -100,7 +102,7 @@ def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarra
     if not parts:
         empty = np.zeros(0, np.int64)
         none = empty.astype(float)
-        return LayerItems(empty, empty, none, empty, empty, none, consts)
+        return LayerItems(empty, empty, none, empty, empty, none, consts, exact)
     gate = np.concatenate([p[0] for p in parts])
     order = np.argsort(gate, kind="stable")  # items gate after gate
     theta = np.concatenate([np.full(p[0].size, p[1]) for p in parts])[order]
@@ -119,7 +121,7 @@ def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarra
     item, feat, weight = _combine(
         np.concatenate(e_item), np.concatenate(e_feat), np.concatenate(e_w), n_in
     )
-    return LayerItems(gate[order], theta, sign, item, feat, weight, consts)
+    return LayerItems(gate[order], theta, sign, item, feat, weight, consts, exact)
 
 
 def _combine(

@@ -33,8 +33,6 @@ from circuit2mlp.codegen.deep_model import (
     size_pool,
 )
 from circuit2mlp.codegen.embedding import input_embedding
-from circuit2mlp.codegen.exact import gate_arrays
-from circuit2mlp.codegen.superposed import exact_neurons_of
 from circuit2mlp.ir import LayeredCircuit
 from circuit2mlp.simulate import sparse_inputs
 
@@ -273,7 +271,9 @@ def layer_blocks(
         zip(layered.layers, plans_iter, strict=True)
     ):
         rng = np.random.default_rng([config.seed, 3, i])
-        yield deep_block(gates, levels[i], levels[i + 1].flip, plans, items, options, rng), wrong
+        block = deep_block(gates, levels[i], levels[i + 1].flip, plans, items, options, rng)
+        block.stats["exact_neurons"] = items.exact_neurons
+        yield block, wrong
 
 
 def level_activity(layered: LayeredCircuit, config) -> list:
@@ -296,11 +296,7 @@ def build_deep_blocks(
     blocks: list[LayerBlock] = []
     if config.input_dim is not None and config.input_dim < len(layered.inputs):
         blocks.append(decode_block(levels[0]))
-    for i, (block, wrong) in enumerate(layer_blocks(layered, config, options, levels)):
-        gates = layered.layers[i]
-        block.stats["exact_neurons"] = exact_neurons_of(
-            gate_arrays(gates, {name: j for j, name in enumerate(levels[i].names)})
-        )
+    for block, wrong in layer_blocks(layered, config, options, levels):
         block.stats["predicted_errors"] = wrong
         block.stats["predicted_sample_error"] = sample_error([wrong])
         blocks.append(block)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
-from circuit2mlp.codegen.exact import exact_neurons_of, gadget_parts
+from circuit2mlp.codegen.exact import gadget_parts
 from circuit2mlp.codegen.plan import LevelPlan
 from circuit2mlp.codegen.readout import (
     expected_interference,
@@ -29,7 +29,7 @@ from circuit2mlp.codegen.readout import (
 from circuit2mlp.codegen.wiring import dedicated_wiring, feature_centric, gate_centric
 from circuit2mlp.ir import Gate
 
-__all__ = ["compute_block", "exact_neurons_of"]
+__all__ = ["compute_block"]
 
 
 def compute_block(
