@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _report import cpu_facts, machine
+from _report import cpu_facts, machine, peak_rss_gib
 
 OUT = Path("docs/results")
 SPARSITY = 3
@@ -171,9 +171,10 @@ def _memoize_gate_arrays() -> None:
     the same arrays of the same layer (a Python pass over its gates) a dozen times. Keyed by
     the layer object and a fingerprint of the feature numbering; ``check_cache`` compares the
     weights built with and without it."""
-    from circuit2mlp.codegen import deep, deep_pipeline, exact
+    from circuit2mlp.codegen import deep
+    from circuit2mlp.codegen import gates as gate_module
 
-    original = getattr(exact, "_uncached_gate_arrays", exact.gate_arrays)
+    original = getattr(gate_module, "_uncached_gate_arrays", gate_module.gate_arrays)
     memo: dict[tuple, tuple] = {}
 
     def cached(gates, col):
@@ -187,10 +188,8 @@ def _memoize_gate_arrays() -> None:
         memo[key] = (gates, value)
         return value
 
-    exact._uncached_gate_arrays = original
-    for module in (exact, deep, deep_pipeline):
-        if getattr(module, "gate_arrays", None) is not None:
-            module.gate_arrays = cached
+    gate_module._uncached_gate_arrays = original
+    deep.gate_arrays = cached  # the layer items read them once per layer and width
 
 
 _CIRCUITS: dict[tuple, object] = {}
@@ -231,18 +230,16 @@ def build(layered, width: int | None, seed: int, error_correction: bool = True):
 
 def check_cache(layered, width: int, seed: int) -> bool:
     """True when the blocks built with the gate-array cache equal those built without it."""
-    from circuit2mlp.codegen import deep, deep_pipeline, exact
+    from circuit2mlp.codegen import deep
+    from circuit2mlp.codegen import gates as gate_module
 
     _, cached, _ = build(layered, width, seed)
-    modules = (exact, deep, deep_pipeline)
-    saved = {mod: mod.gate_arrays for mod in modules if hasattr(mod, "gate_arrays")}
-    for mod in saved:
-        mod.gate_arrays = exact._uncached_gate_arrays
+    memoized = deep.gate_arrays
+    deep.gate_arrays = getattr(gate_module, "_uncached_gate_arrays", gate_module.gate_arrays)
     try:
         _, plain, _ = build(layered, width, seed)
     finally:
-        for mod, fn in saved.items():
-            mod.gate_arrays = fn
+        deep.gate_arrays = memoized
     same = len(cached) == len(plain)
     for a, b in zip(cached, plain, strict=False):
         same &= (a.weight != b.weight).nnz == 0 and np.array_equal(a.bias, b.bias)
@@ -336,10 +333,6 @@ def layer_facts(blocks) -> dict:
     }
 
 
-def _peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
 # --------------------------------------------------------------------------- parts
 
 
@@ -406,7 +399,7 @@ def search_row(family: Family, m: int, depth: int, args, start: int | None = Non
         }
         row["smallest_neurons_per_level"] = max(row["smallest"]["neurons_per_level"])
     row["cpu_seconds"] = round(time.process_time() - cpu0, 1)
-    row["peak_rss_gib"] = round(_peak_gib(), 2)
+    row["peak_rss_gib"] = round(peak_rss_gib(), 2)
     return row
 
 
@@ -431,7 +424,7 @@ def depth_row(family: Family, m: int, depth: int, width: int, ec: bool, args) ->
         **layer_facts(blocks),
         "pass": result,
         "cpu_seconds": round(time.process_time() - cpu0, 1),
-        "peak_rss_gib": round(_peak_gib(), 2),
+        "peak_rss_gib": round(peak_rss_gib(), 2),
     }
 
 

@@ -35,7 +35,8 @@ from circuit2mlp.codegen.activity import LevelActivity
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.deep_codes import make_code
 from circuit2mlp.codegen.deep_items import gate_items
-from circuit2mlp.codegen.exact import exact_neurons_of, gate_arrays
+from circuit2mlp.codegen.exact import exact_neurons_of
+from circuit2mlp.codegen.gates import gate_arrays
 from circuit2mlp.ir import Gate
 
 #: Ramp corners above theta - 1: a slot is 0 up to LOW of cross-talk and 1 from HIGH on.

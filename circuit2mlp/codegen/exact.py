@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from circuit2mlp.codegen.gates import GateArrays, gate_arrays  # noqa: F401 (deep*.py import it here)
+from circuit2mlp.codegen.gates import GateArrays
 from circuit2mlp.ir import Gate, LayeredCircuit, op_profile, symmetric_form
 
 
