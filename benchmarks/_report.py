@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ def machine(load_before: float, **facts: Any) -> dict[str, Any]:
         **facts,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far, in GiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def cpu_facts() -> dict[str, Any]:

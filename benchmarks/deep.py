@@ -28,18 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import time
 from pathlib import Path
 
 import numpy as np
-from _report import cpu_facts, machine
+from _report import cpu_facts, machine, peak_rss_gib
 
 OUT = Path("docs/results")
-
-
-def _peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def point(args: argparse.Namespace) -> dict:
@@ -86,7 +81,7 @@ def point(args: argparse.Namespace) -> dict:
         ),
         "compile_seconds": compiled,
         "verify_seconds": verified,
-        "peak_rss_gib": _peak_gib(),
+        "peak_rss_gib": peak_rss_gib(),
     }
 
 
@@ -183,7 +178,7 @@ def blocks_run(args: argparse.Namespace) -> dict:
         "neurons_per_gate": neurons / sum(len(layer) for layer in layered.layers),
         "samples": n,
         "seconds": time.time() - start,
-        "peak_rss_gib": _peak_gib(),
+        "peak_rss_gib": peak_rss_gib(),
         "predicted_sample_error": float(1 - np.exp(-sum(predicted))),
         "levels": levels,
     }
