@@ -247,13 +247,38 @@ def _per_level(errors: np.ndarray) -> list[float]:
     return np.diff(np.concatenate([[0.0], logs])).tolist()
 
 
+#: The model's answer that :func:`predicted_neurons` found, kept for the build that follows
+#: when the default method chooses deep (the chain-model width search is the costly part of
+#: both); taken once, or dropped by :func:`forget_model` when deep is not chosen.
+_KEPT: list[tuple[tuple, tuple[list[LevelActivity], list]]] = []
+
+
+def _model(
+    layered: LayeredCircuit, config, options: DeepOptions, keep: bool = False
+) -> tuple[list[LevelActivity], list]:
+    """(level activities, per layer (items, pool plans, predicted wrong wires)): what the
+    pools are sized from and how. Depends on the circuit, options, width, sparsity and seed."""
+    key = (layered, options, config.width, config.sparsity, config.seed)
+    if _KEPT and _KEPT[0][0][0] is layered and _KEPT[0][0][1:] == key[1:]:
+        return _KEPT.pop()[1]
+    levels = _levels(layered, config)
+    model = levels, _plans(layered, config, options, levels)
+    _KEPT[:] = [(key, model)] if keep else []
+    return model
+
+
+def forget_model() -> None:
+    """Drop the model :func:`predicted_neurons` kept (the default did not choose deep)."""
+    _KEPT.clear()
+
+
 def predicted_neurons(layered: LayeredCircuit, config) -> int:
-    """Neurons the deep method would use at its automatic width (no weights built)."""
+    """Neurons the deep method would use at its automatic width (no weights built; the
+    model is kept for a build of the same circuit and config that follows)."""
     options = DeepOptions()
     per = 2 if options.ramp else 1
-    levels = _levels(layered, config)
     total = 0
-    for _, plans, _ in _plans(layered, config, options, levels):
+    for _, plans, _ in _model(layered, config, options, keep=True)[1]:
         for plan in plans:
             dedicated = plan.slots >= plan.items.size
             total += per * (plan.items.size if dedicated else plan.slots)
@@ -261,12 +286,14 @@ def predicted_neurons(layered: LayeredCircuit, config) -> int:
 
 
 def layer_blocks(
-    layered: LayeredCircuit, config, options: DeepOptions, levels: list
+    layered: LayeredCircuit, config, options: DeepOptions, levels: list, plans_iter=None
 ) -> Iterator[tuple[LayerBlock, float]]:
     """Per circuit layer, its block and the predicted wrong wires, one layer at a time (a
     caller that runs each block and drops it holds one layer's weights at once). ``levels``
-    are the wire activities of :func:`level_activity`."""
-    plans_iter = _plans(layered, config, options, levels)
+    are the wire activities of :func:`level_activity`; ``plans_iter`` the model's plans for
+    them when already made."""
+    if plans_iter is None:
+        plans_iter = _plans(layered, config, options, levels)
     for i, (gates, (items, plans, wrong)) in enumerate(
         zip(layered.layers, plans_iter, strict=True)
     ):
@@ -291,12 +318,12 @@ def build_deep_blocks(
         options = dataclasses.replace(options, ramp=False)
     rng = np.random.default_rng(config.seed)
     streams = rng.spawn(2)
-    levels = _levels(layered, config)
+    levels, plans = _model(layered, config, options)
     features, embed = input_embedding(layered.inputs, config.input_dim, levels[0].flip, streams[0])
     blocks: list[LayerBlock] = []
     if config.input_dim is not None and config.input_dim < len(layered.inputs):
         blocks.append(decode_block(levels[0]))
-    for block, wrong in layer_blocks(layered, config, options, levels):
+    for block, wrong in layer_blocks(layered, config, options, levels, plans):
         block.stats["predicted_errors"] = wrong
         block.stats["predicted_sample_error"] = sample_error([wrong])
         blocks.append(block)

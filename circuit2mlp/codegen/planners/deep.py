@@ -45,7 +45,7 @@ def _deep_is_cheaper(layered: LayeredCircuit, config) -> bool:
         return False
     if max((len(layer) for layer in layered.layers), default=0) < DEEP_MIN_WIRES:
         return False
-    from circuit2mlp.codegen.deep_pipeline import predicted_neurons
+    from circuit2mlp.codegen.deep_pipeline import forget_model, predicted_neurons
     from circuit2mlp.codegen.exact import gate_gadget
     from circuit2mlp.ir import symmetric_form
 
@@ -57,7 +57,12 @@ def _deep_is_cheaper(layered: LayeredCircuit, config) -> bool:
         gate_gadget(g).neurons for layer in layered.layers for g in layer if not shareable(g)
     )
     # the deep model's width search costs a chain pass per width: skip it when nothing can pay
-    return floor > 0 and predicted_neurons(layered, config) < floor
+    if floor == 0:
+        return False
+    if predicted_neurons(layered, config) < floor:
+        return True  # the model stays kept for the build that follows
+    forget_model()
+    return False
 
 
 def plan(layered: LayeredCircuit, config, progress: Callable[[str], None] | None = None) -> Plan:
