@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.01)
     parser.add_argument("--no-error-correction", action="store_true")
     parser.add_argument("--q", type=int, default=8, help="slots per item (blocks)")
-    parser.add_argument("--low", type=float, default=0.4, help="lower ramp corner (blocks)")
+    parser.add_argument("--low", type=float, default=0.5, help="lower ramp corner (blocks)")
     parser.add_argument("--high", type=float, default=0.8, help="upper ramp corner (blocks)")
     args = parser.parse_args()
     load = os.getloadavg()[0]

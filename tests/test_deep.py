@@ -52,8 +52,9 @@ def sample_errors(circuit: Circuit, network, k: int, n: int, seed: int = 5) -> n
 @pytest.mark.parametrize("op", ["AND", "OR", "NAND", "NOR", "XOR", "XNOR", "MAJ", "BUF"])
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 def test_items_are_the_gate(op: str, k: int) -> None:
-    """For every polarity of inputs and output, const + sign * sum of items equals the gate
-    on every input, and at most one item is on (disjoint supports)."""
+    """For every polarity of inputs and output, const + sign * (signed sum of items) equals
+    the gate on every input; a cover has disjoint supports (at most one item on), a step form
+    nested ones read with weight +1."""
     if op == "BUF" and k != 1:
         return
     profile = op_profile(op, k)
@@ -67,8 +68,15 @@ def test_items_are_the_gate(op: str, k: int) -> None:
                     int(np.dot(w, x) >= t)
                     for w, t in zip(items.weights, items.thresholds, strict=True)
                 ]
-                assert sum(on) <= 1
-                assert items.const + items.sign * sum(on) == want
+                if min(items.signs, default=1) > 0:
+                    assert sum(on) <= 1  # a cover: disjoint supports
+                else:  # steps: nested supports, every partial sum 0 or 1
+                    assert all(w == (1,) * k for w in items.weights)
+                    assert sorted(items.thresholds) == list(items.thresholds)
+                    partial = np.cumsum([o * g for o, g in zip(on, items.signs, strict=True)])
+                    assert set(partial.tolist()) <= {0, 1}
+                value = sum(o * g for o, g in zip(on, items.signs, strict=True))
+                assert items.const + items.sign * value == want
 
 
 def test_common_gates_are_one_item() -> None:
@@ -78,7 +86,11 @@ def test_common_gates_are_one_item() -> None:
     assert gate_items("AND", (False, True), False).weights == ((1, -1),)
     assert gate_items("NAND", (False, False), True).thresholds == (2,)
     assert gate_items("MAJ", (False,) * 3, False).thresholds == (2,)
-    assert len(gate_items("XOR", (False, False), False).weights) == 2
+    xor = gate_items("XOR", (False, False), False)
+    assert (xor.thresholds, xor.signs) == ((1, 2), (1, -1))  # OR minus AND: no -1 reads
+    xor3 = gate_items("XOR", (False,) * 3, False)
+    assert (xor3.thresholds, xor3.signs) == ((1, 2, 3), (1, -1, 1))  # a cover takes four
+    assert gate_items("XNOR", (False, True), False).thresholds == (1, 2)
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from circuit2mlp.codegen.gates import gate_arrays
 from circuit2mlp.ir import Gate
 
 #: Ramp corners above theta - 1: a slot is 0 up to LOW of cross-talk and 1 from HIGH on.
-LOW, HIGH = 0.4, 0.8
+LOW, HIGH = 0.5, 0.8
 #: Slots per item.
 Q = 8
 
@@ -98,8 +98,8 @@ def layer_items(gates: Sequence[Gate], level: LevelActivity, out_flip: np.ndarra
             in_flips = tuple(bool(c >> (i + 1) & 1) for i in range(a))
             items = gate_items(arrays.ops[c >> (a + 1)], in_flips, bool(c & 1))
             consts[gi[sel]] = items.const
-            for w, theta in zip(items.weights, items.thresholds, strict=True):
-                parts.append((gi[sel], theta, int(items.sign), w, rows[sel]))
+            for w, theta, sign in zip(items.weights, items.thresholds, items.signs, strict=True):
+                parts.append((gi[sel], theta, int(items.sign) * sign, w, rows[sel]))
     if not parts:
         empty = np.zeros(0, np.int64)
         none = empty.astype(float)

@@ -35,6 +35,12 @@ from scipy.stats import poisson
 from circuit2mlp.codegen.deep import HIGH, LOW
 
 GRID = 64
+#: Share of the Poisson count's cross-talk that reaches a slot. The count takes every noisy
+#: positive read as independent and ignores the -1 reads hosted in the same slot; measured on
+#: the slots of a 10^5-gate all-kinds circuit at 50,000 neurons per layer (mean positive
+#: excess of slots without an active item 0.043 against the count's 0.109, levels 2-4), the
+#: slots see 0.4 of it. Checked on the local-wiring family (docs/theory.md section 8).
+CROSS_TALK_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def pool_errors(
         exposed = float(poisson.sf(pool.theta - 2, incidences))  # theta - 1 inputs active
         if q > 1:
             p_hit = min(1.0, p_hit + float(poisson.sf(pool.theta - 1, incidences)))
-    cross = per_slot * pool.fanin * pool.reach * prev.q * prev.p
+    cross = CROSS_TALK_SHARE * per_slot * pool.fanin * pool.reach * prev.q * prev.p
     if not ramp:  # no margin: any cross-talk passes on; count it as on
         low = 1.0 / max(prev.q, 1) - 1e-9
         high = low + 1e-9
@@ -235,7 +241,7 @@ def chain_errors(
                 incid = per_slot * pool.fanin * pool.input_density * layer.activity
                 exposed = poisson.sf(pool.theta - 2, incid)
                 p_hit = np.minimum(1.0, p_hit + poisson.sf(pool.theta - 1, incid))
-            cross = per_slot * pool.fanin * pool.reach * q_prev * p
+            cross = CROSS_TALK_SHARE * per_slot * pool.fanin * pool.reach * q_prev * p
             lo, hi = (low, high) if ramp else (1.0 / max(q_prev, 1) - 1e-9, 1.0 / max(q_prev, 1))
             dist, fire, value = _slot_dists(p_hit, cross, q_prev, lo, hi, exposed)
             out[:, li] += np.maximum(pool.n - active, 0.0) * _wrong_many(dist, q)

@@ -40,7 +40,7 @@ from circuit2mlp.simulate import sparse_inputs
 #: slots that one truly active input leaves one unit short, where cross-talk finishes the
 #: job; measured on 10^5 gates per level, 40-74 items per slot stayed clean over 8 levels
 #: and 92 set off the chain reaction by level 7 of 32.
-MAX_COINCIDENCE_LOAD = 48
+MAX_COINCIDENCE_LOAD = 80
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
 TARGET_SAMPLE_ERROR = 0.003
 #: Chains of the chain model per simulated sample (512 samples): the runaway is a rare event.
@@ -199,7 +199,10 @@ def _plans(
     activity = np.tile(ratios, (CHAIN_REPLICAS, 1))  # (chains, levels + 1)
 
     def chain(scale: float) -> tuple[list[list[PoolPlan]], np.ndarray]:
-        scaled = [[_scaled(plan, scale) for plan in plans] for _, _, plans in layers]
+        if config.width is None:
+            scaled = [_scaled_layer(plans, model, scale, options.q) for _, model, plans in layers]
+        else:
+            scaled = [plans for _, _, plans in layers]
         views = [
             LayerPlanView(model, [p.slots for p in plans], [p.q for p in plans], activity[:, i])
             for i, ((_, model, _), plans) in enumerate(zip(layers, scaled, strict=True))
@@ -211,7 +214,7 @@ def _plans(
 
     scale = 1.0
     if config.width is None and layers:
-        lo_s, hi_s = 0.25, 1.0
+        lo_s, hi_s = 1 / 16, 1.0
         while chain_sample_error(chain(hi_s)[1]) > TARGET_SAMPLE_ERROR and hi_s < 64:
             lo_s, hi_s = hi_s, hi_s * 2
         while hi_s / lo_s > 1.04:
@@ -226,6 +229,25 @@ def _plans(
         (items, plans, wrong)
         for (items, _, _), plans, wrong in zip(layers, scaled, _per_level(errors), strict=True)
     ]
+
+
+def _scaled_layer(
+    plans: list[PoolPlan], model: list[PoolInputs], scale: float, q: int
+) -> list[PoolPlan]:
+    """A layer's pools at chain scale ``scale``: the linear pools (threshold 1) scaled, the
+    coincidence pools at their load floor (as a forced width has them; their slots only fire
+    with an active input, and the floor was measured clean). A layer of coincidence pools
+    only scales them all."""
+    if not any(p.theta == 1 for p in model):
+        return [_scaled(plan, scale) for plan in plans]
+    out = []
+    for plan, pool in zip(plans, model, strict=True):
+        if plan.theta == 1:
+            out.append(_scaled(plan, scale))
+        else:
+            floor = min(pool.n, math.ceil(pool.n * q / MAX_COINCIDENCE_LOAD))
+            out.append(dataclasses.replace(plan, slots=floor))
+    return out
 
 
 def _scaled(plan: PoolPlan, scale: float) -> PoolPlan:
