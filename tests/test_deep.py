@@ -216,6 +216,31 @@ def test_chain_model_sees_the_chain_reaction() -> None:
         return chain_sample_error(chain_errors(views, np.random.default_rng(0)))
 
     assert predicted(100_000, 4) == 0.0
-    narrow = [predicted(28_000, d) for d in (2, 8, 24)]
+    narrow = [predicted(14_000, d) for d in (1, 2, 8)]
     assert narrow[0] < narrow[1] < narrow[2] and narrow[2] > 0.5
-    assert predicted(60_000, 24) < 0.01
+    assert predicted(40_000, 24) < 0.01
+
+
+def test_automatic_width_scales_linear_pools_only() -> None:
+    """At the automatic width the chain scale moves the linear pool; a coincidence pool sits
+    at MAX_COINCIDENCE_LOAD items per slot whatever the scale, and a layer without a linear
+    pool scales its coincidence pools instead."""
+    from circuit2mlp.codegen.deep import PoolPlan
+    from circuit2mlp.codegen.deep_model import PoolInputs
+    from circuit2mlp.codegen.deep_pipeline import MAX_COINCIDENCE_LOAD, _scaled_layer
+
+    def pool(theta: int, n: int) -> PoolInputs:
+        return PoolInputs(theta=theta, n=n, active=4.0, fanin=2.0, input_density=4e-5)
+
+    model = [pool(1, 60_000), pool(2, 50_000)]
+    plans = [
+        PoolPlan(1, np.arange(60_000), 20_000, 8),
+        PoolPlan(2, np.arange(50_000), 13_000, 8),
+    ]
+    floor = -(-50_000 * 8 // MAX_COINCIDENCE_LOAD)
+    for scale in (0.5, 1.0, 2.0):
+        linear, coincidence = _scaled_layer(plans, model, scale, 8)
+        assert linear.slots == round(20_000 * scale)
+        assert coincidence.slots == floor
+    only = _scaled_layer(plans[1:], model[1:], 0.5, 8)
+    assert only[0].slots == 6_500

@@ -3,8 +3,8 @@
 Each circuit layer becomes one ReLU layer whose neurons *are* the next level's code. Every
 gate (carries included) is written, in its stored polarity, as threshold items
 (deep_items.py); items go to a *pool* by threshold theta (1: OR, AND(a, NOT b), carries, the
-halves of XOR; 2: AND, MAJ3; ...). A pool is a set of *slots*; each item owns q of them
-(deep_codes.py) and a slot computes the saturating ramp
+first step of XOR; 2: AND, MAJ3, the second step of XOR; ...). A pool is a set of *slots*;
+each item owns q of them (deep_codes.py) and a slot computes the saturating ramp
 
     r(z) = clip((z - lo) / (hi - lo), 0, 1),   lo = theta - 1 + LOW,  hi = theta - 1 + HIGH,
 

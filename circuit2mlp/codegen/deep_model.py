@@ -6,7 +6,8 @@ p = A q / D. A slot of an inactive item is also pushed up by *cross-talk*: its i
 K = h f inputs with positive weight (f per item), and each inactive input's read-off is off
 by the sum over the input's r items (a gate of several items, such as XOR, carries the noise
 of all of them) of (its slots that are on) / q', so the slot's excess is c / q' with
-c ~ Poisson(K r q' p') (q' and p' of the previous level); the ramp turns it into
+c ~ Poisson(S K r q' p') (q' and p' of the previous level; S = CROSS_TALK_SHARE, the
+measured share of that count that reaches a slot, below); the ramp turns it into
 v(c) = clip((c / q' - LOW) / (HIGH - LOW), 0, 1). In a pool of threshold theta >= 2 an item
 also fires by coincidence when theta of its slot's input incidences are active at once
 (Poisson with mean h f a / F for a active among the F wires of the level below).
@@ -36,10 +37,12 @@ from circuit2mlp.codegen.deep import HIGH, LOW
 
 GRID = 64
 #: Share of the Poisson count's cross-talk that reaches a slot. The count takes every noisy
-#: positive read as independent and ignores the -1 reads hosted in the same slot; measured on
-#: the slots of a 10^5-gate all-kinds circuit at 50,000 neurons per layer (mean positive
-#: excess of slots without an active item 0.043 against the count's 0.109, levels 2-4), the
-#: slots see 0.4 of it. Checked on the local-wiring family (docs/theory.md section 8).
+#: positive read as independent and ignores the -1 reads hosted in the same slot. Measured on
+#: the slots of a 10^5-gate all-kinds circuit at 50,000 neurons per layer (levels 2-4): the
+#: mean positive excess of slots without an active item is 0.4 of the count's, the tail
+#: P(excess >= 0.5) matches a share of 0.48. 0.6 keeps a margin for what the model does not
+#: count (active wires that lose value to -1 reads); docs/theory.md section 8 has the checks
+#: on a second family.
 CROSS_TALK_SHARE = 0.6
 
 

@@ -2,9 +2,11 @@
 
 Measures every wire's activity (activity.py; the stored polarity of each wire), embeds the
 inputs, then per circuit layer writes the gates as threshold items and sizes each pool with the
-error model (deep_model.py): the level-by-level pass gives the pools' proportions, and the
-per-sample chain pass scales all shared pools to the target share of wrong samples over the
-whole depth -- or a forced ``--width`` is shared among the pools in the model's proportions.
+error model (deep_model.py): the level-by-level pass gives the linear pools' proportions, the
+coincidence pools (threshold >= 2) get MAX_COINCIDENCE_LOAD items per slot, and the per-sample
+chain pass scales the linear pools to the target share of wrong samples over the whole depth
+-- or a forced ``--width`` gives the coincidence pools their floor and the linear pools the
+rest, in the model's proportions.
 Then it emits the blocks (deep.py). Randomness: one stream per
 layer, seeded from the config seed, so the same seed gives the same weights.
 """
@@ -36,10 +38,12 @@ from circuit2mlp.codegen.embedding import input_embedding
 from circuit2mlp.ir import LayeredCircuit
 from circuit2mlp.simulate import sparse_inputs
 
-#: Most items per slot in pools of threshold >= 2: the model's coincidence term misses
-#: slots that one truly active input leaves one unit short, where cross-talk finishes the
-#: job; measured on 10^5 gates per level, 40-74 items per slot stayed clean over 8 levels
-#: and 92 set off the chain reaction by level 7 of 32.
+#: Items per slot of the pools of threshold >= 2 (their slots only fire with an active input,
+#: so they take many more items than the linear pool). The model's coincidence term is not
+#: trusted to size them: with the ramp's lower corner at 0.5, the all-kinds circuit of 10^5
+#: gates per level at ~50,000 neurons per layer read 1 of 400 3-hot samples wrong with 80
+#: per slot, 3 of 400 with 64 (the extra slots going to the linear pool); the slots of the
+#: coincidence pools fired on cross-talk 2-4 times in 10,000 (docs/theory.md section 8).
 MAX_COINCIDENCE_LOAD = 80
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
 TARGET_SAMPLE_ERROR = 0.003
