@@ -56,8 +56,9 @@ from circuit2mlp.verify import verify  # noqa: E402
 #: are not compiled with it (memory on a shared machine).
 DENSE_LIMIT = 5 * 10**7
 #: Trained points whose output layer has more weights than this are not trained: its weights
-#: and Adam's two moments, 12 bytes per weight, would not fit the 3 GiB the study may use.
-TRAIN_LIMIT = 10**8
+#: and Adam's two moments take 12 bytes per weight (2.4 GiB at m = 256, s = 3, 2N, the
+#: largest point of the default grid; the study runs under a 12 GB address-space cap).
+TRAIN_LIMIT = 3 * 10**8
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
 
