@@ -23,8 +23,9 @@ restricted to the rows a step read (lazy Adam: the other rows' moments wait), th
 by Adam.
 
 Plateau: every :func:`eval_interval` steps the same estimator on a fixed validation set (its own
-seed, more draws per sample) gives the validation loss. When the best validation loss has not
-improved by more than ``tolerance`` (relative) over the last ``patience`` evaluations, the
+seed, more draws per sample) gives the validation loss. When none of the last ``patience``
+evaluations is more than ``tolerance`` (relative) below the loss at the last such gain (so
+slow gains of a fraction of ``tolerance`` per evaluation add up and count), the
 learning rate drops by ``lr_drop``; after ``drops`` drops the next such stall ends training:
 the point has *plateaued*. A point whose CPU budget runs out first has not.
 """
@@ -295,6 +296,7 @@ def train(m: int, s: int, width: int, seconds: float, cfg: TrainSettings) -> dic
     every = eval_interval(m, s, cfg)
     lr, drops, steps, plateaued = cfg.lr, 0, 0, False
     best, since_best, history = val_loss(), 0, []
+    mark = best  # the validation loss at the last gain of more than ``tolerance``
     history.append([0, round(best, 6), lr])
     since_reset = 0
     start = time.process_time()
@@ -310,10 +312,11 @@ def train(m: int, s: int, width: int, seconds: float, cfg: TrainSettings) -> dic
         current = val_loss()
         history.append([steps, round(current, 6), lr])
         since_reset += 1
-        if current < (1 - cfg.tolerance) * best:
-            best, since_best = current, 0
-        else:
-            best, since_best = min(best, current), since_best + 1
+        if current < (1 - cfg.tolerance) * mark:  # a real gain: the window starts again
+            mark, since_best = current, 0
+        else:  # slow gains add up against ``mark`` until they pass the tolerance
+            since_best += 1
+        best = min(best, current)
         if since_best >= cfg.patience and since_reset >= cfg.patience:
             if drops >= cfg.drops:
                 plateaued = True
