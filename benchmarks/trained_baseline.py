@@ -1,7 +1,8 @@
 """Trained ReLU MLPs against compiled networks on U-AND, at equal neuron counts.
 
-Not a test: run ``nice -n 19 python benchmarks/trained_baseline.py`` (needs PyTorch, CPU is
-enough; one thread; ``--quick`` runs m = 32 alone). It writes
+Not a test: run ``nice -n 5 python benchmarks/trained_baseline.py`` (needs PyTorch, CPU is
+enough; one thread, about an hour of it with the default budget; ``--quick`` runs m = 32
+alone). It writes
 ``docs/results/trained_baseline.json`` (after every point, ``complete`` false until the end)
 and one plot per sparsity, ``docs/results/trained_baseline_s{s}.png``, and prints the tables of
 docs/performance.md; ``--plot-only`` redraws both from the JSON.
@@ -26,8 +27,10 @@ probability 3/4, otherwise uniform below; squared error against the 0/1 targets 
 positives weighted ``--pos-weight``, estimated without bias per sample from its positives,
 ``--touched`` outputs sharing an active input and ``--far`` others, so a step costs the same
 at every m; plateau = the best validation loss has not improved by more than ``--tolerance``
-over ``--patience`` evaluations (every ``--eval-every`` steps) after ``--drops`` learning-rate
-drops. Points whose output layer would not fit the memory cap are not trained (the JSON and the
+over ``--patience`` evaluations (every ``--eval-every`` steps, more where an output is 1 less
+often) after ``--drops`` learning-rate drops. Each point trains for at most ``--budget`` CPU
+seconds times the ``--scale`` of its m; the JSON says per point whether it plateaued first.
+Points whose output layer would not fit the memory cap are not trained (the JSON and the
 tables say so).
 """
 
@@ -56,8 +59,9 @@ from circuit2mlp.verify import verify  # noqa: E402
 #: are not compiled with it (memory on a shared machine).
 DENSE_LIMIT = 5 * 10**7
 #: Trained points whose output layer has more weights than this are not trained: its weights
-#: and Adam's two moments, 12 bytes per weight, would not fit the 3 GiB the study may use.
-TRAIN_LIMIT = 10**8
+#: and Adam's two moments take 12 bytes per weight (2.4 GiB at m = 256, s = 3, 2N, the
+#: largest point of the default grid; the study runs under a 12 GB address-space cap).
+TRAIN_LIMIT = 3 * 10**8
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
 
@@ -268,7 +272,8 @@ def train_settings(args) -> TrainSettings:
 
 def budget_for(m: int, args) -> float:
     """CPU seconds a training point may take: ``--budget`` times the factor of ``--scale``
-    for its m (by default most of it where training can get somewhere in that time)."""
+    for its m (by default 45 s at m = 32 up to 110 s at m = 256: wider grids read more
+    distinct output rows per step, and each output is 1 in fewer of the samples)."""
     scale = dict(zip(args.inputs, args.scale, strict=False))
     return args.budget * scale.get(m, 1.0)
 
@@ -532,14 +537,14 @@ def main() -> None:
     parser.add_argument(
         "--budget",
         type=float,
-        default=60.0,
+        default=100.0,
         help="CPU seconds per training point, times --scale for its m",
     )
     parser.add_argument(
         "--scale",
         type=float,
         nargs="+",
-        default=[0.5, 0.75, 1.25, 0.75],
+        default=[0.45, 0.75, 1.0, 1.1],
         help="budget factor per entry of --inputs",
     )
     parser.add_argument(
