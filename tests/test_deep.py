@@ -222,12 +222,16 @@ def test_chain_model_sees_the_chain_reaction() -> None:
 
 
 def test_automatic_width_scales_linear_pools_only() -> None:
-    """At the automatic width the chain scale moves the linear pool; a coincidence pool sits
-    at MAX_COINCIDENCE_LOAD items per slot whatever the scale, and a layer without a linear
-    pool scales its coincidence pools instead."""
+    """At the automatic width the chain scale moves the linear pool down to MAX_LINEAR_LOAD
+    items per slot; a coincidence pool sits at MAX_COINCIDENCE_LOAD items per slot whatever
+    the scale, and a layer without a linear pool scales its coincidence pools instead."""
     from circuit2mlp.codegen.deep import PoolPlan
     from circuit2mlp.codegen.deep_model import PoolInputs
-    from circuit2mlp.codegen.deep_pipeline import MAX_COINCIDENCE_LOAD, _scaled_layer
+    from circuit2mlp.codegen.deep_pipeline import (
+        MAX_COINCIDENCE_LOAD,
+        MAX_LINEAR_LOAD,
+        _scaled_layer,
+    )
 
     def pool(theta: int, n: int) -> PoolInputs:
         return PoolInputs(theta=theta, n=n, active=4.0, fanin=2.0, input_density=4e-5)
@@ -238,9 +242,11 @@ def test_automatic_width_scales_linear_pools_only() -> None:
         PoolPlan(2, np.arange(50_000), 13_000, 8),
     ]
     floor = -(-50_000 * 8 // MAX_COINCIDENCE_LOAD)
+    least = -(-60_000 * 8 // MAX_LINEAR_LOAD)
     for scale in (0.5, 1.0, 2.0):
         linear, coincidence = _scaled_layer(plans, model, scale, 8)
-        assert linear.slots == round(20_000 * scale)
+        assert linear.slots == max(round(20_000 * scale), least)
         assert coincidence.slots == floor
+    assert _scaled_layer(plans, model, 0.1, 8)[0].slots == least
     only = _scaled_layer(plans[1:], model[1:], 0.5, 8)
     assert only[0].slots == 6_500

@@ -45,6 +45,12 @@ from circuit2mlp.simulate import sparse_inputs
 #: per slot, 3 of 400 with 64 (the extra slots going to the linear pool); the slots of the
 #: coincidence pools fired on cross-talk 2-4 times in 10,000 (docs/theory.md section 8).
 MAX_COINCIDENCE_LOAD = 80
+#: Most items per slot an automatic width gives a linear pool (threshold 1), whatever the
+#: model says. The model's count of cross-talk misses what a slot of many -1 reads does to
+#: active wires (the fade): on the default family (60 % AND(a, NOT b), 10^5 gates per level,
+#: depth 4) 40 items per slot read 0 of 1,000 3-hot samples wrong, 47 read 67 % wrong and
+#: the model's 63 all of them; on the all-kinds circuits the model asks for 28-35.
+MAX_LINEAR_LOAD = 40
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
 TARGET_SAMPLE_ERROR = 0.003
 #: Chains of the chain model per simulated sample (512 samples): the runaway is a rare event.
@@ -238,16 +244,18 @@ def _plans(
 def _scaled_layer(
     plans: list[PoolPlan], model: list[PoolInputs], scale: float, q: int
 ) -> list[PoolPlan]:
-    """A layer's pools at chain scale ``scale``: the linear pools (threshold 1) scaled, the
-    coincidence pools at their load floor (as a forced width has them; their slots only fire
-    with an active input, and the floor was measured clean). A layer of coincidence pools
-    only scales them all."""
+    """A layer's pools at chain scale ``scale``: the linear pools (threshold 1) scaled, but
+    never above MAX_LINEAR_LOAD items per slot; the coincidence pools at their load floor (as
+    a forced width has them; their slots only fire with an active input, and the floor was
+    measured clean). A layer of coincidence pools only scales them all."""
     if not any(p.theta == 1 for p in model):
         return [_scaled(plan, scale) for plan in plans]
     out = []
     for plan, pool in zip(plans, model, strict=True):
         if plan.theta == 1:
-            out.append(_scaled(plan, scale))
+            least = min(pool.n, math.ceil(pool.n * q / MAX_LINEAR_LOAD))
+            scaled = _scaled(plan, scale)
+            out.append(scaled if scaled.slots >= least else dataclasses.replace(plan, slots=least))
         else:
             floor = min(pool.n, math.ceil(pool.n * q / MAX_COINCIDENCE_LOAD))
             out.append(dataclasses.replace(plan, slots=floor))
