@@ -46,6 +46,13 @@ GRID = 64
 CROSS_TALK_SHARE = 0.6
 
 
+def _cross_talk(pool: PoolInputs, per_slot: float, q_prev: int, p):
+    """Mean cross-talk units (of 1/q_prev) on a slot of ``pool`` hosting ``per_slot`` items
+    when a share ``p`` of the level below's slots is on (scalar or per-sample array): the
+    level pass and the chain pass count it the same way."""
+    return CROSS_TALK_SHARE * per_slot * pool.fanin * pool.reach * q_prev * p
+
+
 @dataclass(frozen=True)
 class LevelNoise:
     """What a level hands the next: probability that a slot of an inactive wire is on, and
@@ -124,7 +131,7 @@ def pool_errors(
         exposed = float(poisson.sf(pool.theta - 2, incidences))  # theta - 1 inputs active
         if q > 1:
             p_hit = min(1.0, p_hit + float(poisson.sf(pool.theta - 1, incidences)))
-    cross = CROSS_TALK_SHARE * per_slot * pool.fanin * pool.reach * prev.q * prev.p
+    cross = _cross_talk(pool, per_slot, prev.q, prev.p)
     if not ramp:  # no margin: any cross-talk passes on; count it as on
         low = 1.0 / max(prev.q, 1) - 1e-9
         high = low + 1e-9
@@ -244,7 +251,7 @@ def chain_errors(
                 incid = per_slot * pool.fanin * pool.input_density * layer.activity
                 exposed = poisson.sf(pool.theta - 2, incid)
                 p_hit = np.minimum(1.0, p_hit + poisson.sf(pool.theta - 1, incid))
-            cross = CROSS_TALK_SHARE * per_slot * pool.fanin * pool.reach * q_prev * p
+            cross = _cross_talk(pool, per_slot, q_prev, p)
             lo, hi = (low, high) if ramp else (1.0 / max(q_prev, 1) - 1e-9, 1.0 / max(q_prev, 1))
             dist, fire, value = _slot_dists(p_hit, cross, q_prev, lo, hi, exposed)
             out[:, li] += np.maximum(pool.n - active, 0.0) * _wrong_many(dist, q)

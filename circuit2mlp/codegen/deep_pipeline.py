@@ -135,16 +135,17 @@ def plan_layer(
     proportions), the noise handed to the next level and the predicted wrong wires."""
     sizes = [size_pool(p, options.q, prev, target, options.low, options.high) for p in model]
     floors = [
-        math.ceil(p.n * options.q / MAX_COINCIDENCE_LOAD) if p.theta >= 2 else 0 for p in model
+        _slots_at_load(p.n, options.q, MAX_COINCIDENCE_LOAD) if p.theta >= 2 else 0
+        for p in model
     ]
-    sizes = [max(s, min(f, p.n)) for s, f, p in zip(sizes, floors, model, strict=True)]
+    sizes = [max(s, f) for s, f in zip(sizes, floors, strict=True)]
     if width is not None:
         # coincidence pools get their floor, the linear pools (the critical ones) the rest
         per = 2 if options.ramp else 1
         budget = max(len(model), width // per)
         if not any(p.theta == 1 for p in model):  # coincidence pools only: share the width
             floors = [0] * len(model)
-        fixed = [min(f, p.n) if p.theta >= 2 else 0 for f, p in zip(floors, model, strict=True)]
+        fixed = [f if p.theta >= 2 else 0 for f, p in zip(floors, model, strict=True)]
         linear = [
             s if p.theta == 1 or not f else 0 for s, f, p in zip(sizes, fixed, model, strict=True)
         ]
@@ -253,13 +254,18 @@ def _scaled_layer(
     out = []
     for plan, pool in zip(plans, model, strict=True):
         if plan.theta == 1:
-            least = min(pool.n, math.ceil(pool.n * q / MAX_LINEAR_LOAD))
+            least = _slots_at_load(pool.n, q, MAX_LINEAR_LOAD)
             scaled = _scaled(plan, scale)
             out.append(scaled if scaled.slots >= least else dataclasses.replace(plan, slots=least))
         else:
-            floor = min(pool.n, math.ceil(pool.n * q / MAX_COINCIDENCE_LOAD))
+            floor = _slots_at_load(pool.n, q, MAX_COINCIDENCE_LOAD)
             out.append(dataclasses.replace(plan, slots=floor))
     return out
+
+
+def _slots_at_load(n: int, q: int, load: int) -> int:
+    """Slots for n items of q slots each at ``load`` items per slot (at most one per item)."""
+    return min(n, math.ceil(n * q / load))
 
 
 def _scaled(plan: PoolPlan, scale: float) -> PoolPlan:
