@@ -4,6 +4,7 @@ simulator (the oracle) and against its own error model."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -250,3 +251,106 @@ def test_automatic_width_scales_linear_pools_only() -> None:
     assert _scaled_layer(plans, model, 0.1, 8)[0].slots == least
     only = _scaled_layer(plans[1:], model[1:], 0.5, 8)
     assert only[0].slots == 6_500
+
+
+def test_automatic_width_evens_the_linear_load() -> None:
+    """Before the chain scale, every layer's shared linear pool is set to the pools' common
+    mean load, whatever slots the level pass gave each; coincidence pools and dedicated
+    pools keep theirs."""
+    from circuit2mlp.codegen.deep import PoolPlan
+    from circuit2mlp.codegen.deep_model import PoolInputs
+    from circuit2mlp.codegen.deep_pipeline import _even_linear_load
+
+    def pool(theta: int, n: int) -> PoolInputs:
+        return PoolInputs(theta=theta, n=n, active=4.0, fanin=2.0, input_density=4e-5)
+
+    layers = [
+        (
+            None,
+            [pool(1, 60_000), pool(2, 50_000)],
+            [PoolPlan(1, np.arange(60_000), 16_000, 8), PoolPlan(2, np.arange(50_000), 5_000, 8)],
+        ),
+        (None, [pool(1, 40_000)], [PoolPlan(1, np.arange(40_000), 14_000, 8)]),
+        (None, [pool(1, 500)], [PoolPlan(1, np.arange(500), 500, 8)]),
+    ]
+    even = _even_linear_load(layers, 8)
+    load = (60_000 + 40_000) * 8 / (16_000 + 14_000)
+    assert [p.slots for p in even[0][2]] == [math.ceil(60_000 * 8 / load), 5_000]
+    assert even[1][2][0].slots == math.ceil(40_000 * 8 / load)
+    assert even[2][2][0].slots == 500
+    first, second = even[0][2][0], even[1][2][0]
+    assert abs(60_000 / first.slots - 40_000 / second.slots) < 1e-3 * 60_000 / first.slots
+
+
+def test_fade_transition_matches_a_simulation_of_its_slots() -> None:
+    """The fade pass's transition of an active read-off (grid distribution of the mean of q
+    ramped slots, each at v plus Poisson cross-talk up and down, or killed) against drawing
+    those slots directly."""
+    from circuit2mlp.codegen.deep import HIGH, LOW
+    from circuit2mlp.codegen.deep_model import GRID, _fade_transition
+
+    up, down, kill, q_prev, q = 0.4, 1.5, 0.03, 8, 8
+    step = _fade_transition(
+        np.array([up]), np.array([down]), np.array([kill]), q_prev, q, LOW, HIGH
+    )[0]
+    rng = np.random.default_rng(0)
+    for v_index in (GRID, 56, 48):
+        v = v_index / GRID
+        draws = 400_000
+        z = v + (rng.poisson(up, (draws, q)) - rng.poisson(down, (draws, q))) / q_prev
+        z = np.where(rng.random((draws, q)) < kill, v - 1.0, z)
+        read = np.clip((z - LOW) / (HIGH - LOW), 0.0, 1.0).mean(axis=1)
+        for cut in (0.5, 0.7, 0.9):
+            simulated = float((read < cut).mean())
+            modelled = float(step[v_index, np.arange(GRID + 1) / GRID < cut - 1e-9].sum())
+            assert abs(modelled - simulated) < 0.01 + 0.1 * simulated, (v, cut)
+
+
+def test_sibling_shift_takes_slots_off_active_gates() -> None:
+    """A share of the active gates loses Poisson(units) slots of 1/q: none at share 0; at
+    share 1 the mass moves down by multiples of 1/q and what falls below 1/2 is lost."""
+    from circuit2mlp.codegen.deep_model import GRID, _sibling_shift
+
+    alive = np.zeros((2, GRID + 1))
+    alive[:, GRID] = 1.0
+    kept, lost = _sibling_shift(alive, np.array([0.0, 1.0]), np.array([2.0, 2.0]), 8)
+    assert np.allclose(kept[0], alive[0]) and lost[0] == 0.0
+    from scipy.stats import poisson
+
+    assert abs(lost[1] - poisson.sf(4, 2.0)) < 1e-9  # 5 or more slots of 8 off
+    expected = poisson.pmf(1, 2.0) / poisson.cdf(4, 2.0)
+    assert abs(kept[1][GRID - GRID // 8] - expected) < 1e-9
+
+
+def test_chain_model_counts_the_fade_of_active_gates() -> None:
+    """Subtracted items one input short of firing (the second step of an XOR) and -1 reads
+    of noisy wires take value off active gates: the fade pass predicts more wrong samples
+    with them, more the fuller the coincidence pool, and nothing of it when turned off."""
+    from circuit2mlp.codegen.deep_model import (
+        LayerPlanView,
+        PoolInputs,
+        chain_errors,
+        chain_sample_error,
+    )
+
+    linear = PoolInputs(
+        theta=1,
+        n=60_000,
+        active=2.6,
+        fanin=1.6,
+        input_density=4e-5,
+        reach=1.3,
+        negative=1.3,
+        killers=1.5,
+    )
+    steps = PoolInputs(theta=2, n=50_000, active=0.9, fanin=2.4, input_density=4e-5, exposed=1.3)
+    activity = np.ones(512)
+
+    def predicted(coincidence_slots: int, fade: bool = True) -> float:
+        view = LayerPlanView([linear, steps], [18_000, coincidence_slots], [8, 8], activity)
+        errors = chain_errors([view] * 8, np.random.default_rng(0), fade=fade)
+        return chain_sample_error(errors)
+
+    full, roomy = predicted(4_000), predicted(7_000)
+    assert full > 2 * roomy and roomy > 2 * predicted(7_000, fade=False)
+    assert predicted(4_000, fade=False) < full / 4

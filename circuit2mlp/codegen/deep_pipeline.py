@@ -81,6 +81,16 @@ def pool_inputs(
     reached = np.bincount(
         items.entry_item, weights=plus * wire_items[items.entry_feature], minlength=items.n
     )
+    minus = items.entry_weight < 0
+    behind = np.bincount(
+        items.entry_item, weights=minus * wire_items[items.entry_feature], minlength=items.n
+    )
+    killing = np.bincount(
+        items.entry_item, weights=minus * hot_in[items.entry_feature], minlength=items.n
+    )
+    # subtracted items of gates that read 1 from their first item: one input short of firing
+    # whenever the gate is on (the second step of an XOR)
+    short = (items.sign < 0) & (items.consts[items.gate] < 0.5)
     density = float(hot_in.sum()) / max(hot_in.size, 1)
     pools = []
     for theta in np.unique(items.theta).tolist():
@@ -93,6 +103,9 @@ def pool_inputs(
                 fanin=float(positive[sel].mean()),
                 input_density=density,
                 reach=float(reached[sel].sum() / max(positive[sel].sum(), 1)),
+                negative=float(behind[sel].mean()),
+                killers=float(killing[sel].sum()),
+                exposed=float(gate_on[sel & short].sum()),
             )
         )
     return pools
@@ -190,7 +203,7 @@ def _plans(
 ) -> list[tuple[LayerItems, list[PoolPlan], float]]:
     """Per layer (items, pool plans, predicted wrong wires), in order. The level-by-level
     model gives each pool's share; at the automatic width every shared pool is then scaled by
-    one factor, the smallest (within 4 %) whose chain-model sample error meets the target."""
+    one factor, the smallest (within 1 %) whose chain-model sample error meets the target."""
     hot, ratios = hot_frequencies(layered, levels, config.sparsity, config.seed)
     prev = CLEAN
     target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
@@ -207,6 +220,8 @@ def _plans(
         # compounding one (the chain pass sets the absolute width)
         prev = noise if i == 0 else prev
         layers.append((items, model, plans))
+    if config.width is None:
+        layers = _even_linear_load(layers, options.q)
     activity = np.tile(ratios, (CHAIN_REPLICAS, 1))  # (chains, levels + 1)
 
     def chain(scale: float) -> tuple[list[list[PoolPlan]], np.ndarray]:
@@ -228,7 +243,7 @@ def _plans(
         lo_s, hi_s = 1 / 16, 1.0
         while chain_sample_error(chain(hi_s)[1]) > TARGET_SAMPLE_ERROR and hi_s < 64:
             lo_s, hi_s = hi_s, hi_s * 2
-        while hi_s / lo_s > 1.04:
+        while hi_s / lo_s > 1.01:
             mid = math.sqrt(lo_s * hi_s)
             if chain_sample_error(chain(mid)[1]) > TARGET_SAMPLE_ERROR:
                 lo_s = mid
@@ -240,6 +255,33 @@ def _plans(
         (items, plans, wrong)
         for (items, _, _), plans, wrong in zip(layers, scaled, _per_level(errors), strict=True)
     ]
+
+
+def _even_linear_load(layers: list, q: int) -> list:
+    """Every layer's shared linear pool at one load, the mean load the level pass gave them:
+    the chain scale then keeps them even. The level pass sizes a pool on a geometric grid of
+    8 % steps against a steep tail, so pools of nearly the same inputs came out up to 8 %
+    apart (on the all-kinds circuit of 10^5 gates per level, levels 1 and 6 at 26 items per
+    slot, the others at 28), a difference of grid points, not of noise."""
+    shared = [
+        (pool.n, plan.slots)
+        for _, model, plans in layers
+        for pool, plan in zip(model, plans, strict=True)
+        if pool.theta == 1 and plan.slots < pool.n
+    ]
+    if not shared:
+        return layers
+    load = sum(n * q for n, _ in shared) / sum(slots for _, slots in shared)
+    out = []
+    for items, model, plans in layers:
+        even = [
+            dataclasses.replace(plan, slots=_slots_at_load(pool.n, q, load))
+            if pool.theta == 1 and plan.slots < pool.n
+            else plan
+            for pool, plan in zip(model, plans, strict=True)
+        ]
+        out.append((items, model, even))
+    return out
 
 
 def _scaled_layer(
@@ -263,7 +305,7 @@ def _scaled_layer(
     return out
 
 
-def _slots_at_load(n: int, q: int, load: int) -> int:
+def _slots_at_load(n: int, q: int, load: float) -> int:
     """Slots for n items of q slots each at ``load`` items per slot (at most one per item)."""
     return min(n, math.ceil(n * q / load))
 
