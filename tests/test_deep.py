@@ -166,7 +166,9 @@ def test_default_takes_deep_only_where_superposed_cannot_share() -> None:
     """The default's switch: wide levels of plain ANDs (coincidence gates, cheap on the
     superposed method's shared neurons, as in U-AND) stay superposed even though the deep
     model needs fewer neurons than their exact gadgets; a wide sparse random circuit of
-    mostly linear gates (OR, XOR, AND with a negated input) goes deep."""
+    mostly linear gates (OR, XOR, AND with a negated input) goes deep at 30,000 gates per
+    level; at 20,000 the model's fade (an XOR's second step fires on any other active input
+    sharing its slot, likelier the denser the level) asks for more than the gadgets."""
     from circuit2mlp.codegen.planners.deep import DEEP_MIN_WIRES, _deep_is_cheaper
     from circuit2mlp.compiler import lower
 
@@ -174,7 +176,8 @@ def test_default_takes_deep_only_where_superposed_cannot_share() -> None:
     n = DEEP_MIN_WIRES
     ands = lower(random_circuit(n, n, 3, seed=0, mix={"and": 1.0}, negations=False), config)
     assert not _deep_is_cheaper(ands, config)
-    wide = lower(random_circuit(n, n, 3, seed=0), config)
+    assert not _deep_is_cheaper(lower(random_circuit(n, n, 3, seed=0), config), config)
+    wide = lower(random_circuit(30_000, 30_000, 3, seed=0), config)
     assert _deep_is_cheaper(wide, config)
 
 
@@ -202,12 +205,8 @@ def test_chain_model_sees_the_chain_reaction() -> None:
     """The per-sample chain pass: no error with every pool dedicated; at a narrow width the
     noise of one level fires slots at the next and the predicted share of wrong samples climbs
     with depth towards 1, while at a wide one it stays small."""
-    from circuit2mlp.codegen.deep_model import (
-        LayerPlanView,
-        PoolInputs,
-        chain_errors,
-        chain_sample_error,
-    )
+    from circuit2mlp.codegen.deep_chain import LayerPlanView, chain_errors, chain_sample_error
+    from circuit2mlp.codegen.deep_model import PoolInputs
 
     pool = PoolInputs(theta=1, n=100_000, active=4.0, fanin=1.1, input_density=4e-5, reach=1.4)
     activity = np.ones(512)
@@ -287,7 +286,7 @@ def test_fade_transition_matches_a_simulation_of_its_slots() -> None:
     ramped slots, each at v plus Poisson cross-talk up and down, or killed) against drawing
     those slots directly."""
     from circuit2mlp.codegen.deep import HIGH, LOW
-    from circuit2mlp.codegen.deep_model import GRID, _fade_transition
+    from circuit2mlp.codegen.deep_chain import GRID, _fade_transition
 
     up, down, kill, q_prev, q = 0.4, 1.5, 0.03, 8, 8
     step = _fade_transition(
@@ -309,7 +308,7 @@ def test_fade_transition_matches_a_simulation_of_its_slots() -> None:
 def test_sibling_shift_takes_slots_off_active_gates() -> None:
     """A share of the active gates loses Poisson(units) slots of 1/q: none at share 0; at
     share 1 the mass moves down by multiples of 1/q and what falls below 1/2 is lost."""
-    from circuit2mlp.codegen.deep_model import GRID, _sibling_shift
+    from circuit2mlp.codegen.deep_chain import GRID, _sibling_shift
 
     alive = np.zeros((2, GRID + 1))
     alive[:, GRID] = 1.0
@@ -326,12 +325,8 @@ def test_chain_model_counts_the_fade_of_active_gates() -> None:
     """Subtracted items one input short of firing (the second step of an XOR) and -1 reads
     of noisy wires take value off active gates: the fade pass predicts more wrong samples
     with them, more the fuller the coincidence pool, and nothing of it when turned off."""
-    from circuit2mlp.codegen.deep_model import (
-        LayerPlanView,
-        PoolInputs,
-        chain_errors,
-        chain_sample_error,
-    )
+    from circuit2mlp.codegen.deep_chain import LayerPlanView, chain_errors, chain_sample_error
+    from circuit2mlp.codegen.deep_model import PoolInputs
 
     linear = PoolInputs(
         theta=1,

@@ -2,11 +2,11 @@
 
 Measures every wire's activity (activity.py; the stored polarity of each wire), embeds the
 inputs, then per circuit layer writes the gates as threshold items and sizes each pool with the
-error model (deep_model.py): the level-by-level pass gives the linear pools' proportions, the
-coincidence pools (threshold >= 2) get MAX_COINCIDENCE_LOAD items per slot, and the per-sample
-chain pass scales the linear pools to the target share of wrong samples over the whole depth
--- or a forced ``--width`` gives the coincidence pools their floor and the linear pools the
-rest, in the model's proportions.
+error model: the level pass (deep_model.py) gives the linear pools' proportions, the
+coincidence pools (threshold >= 2) get MAX_COINCIDENCE_LOAD items per slot; at the automatic
+width the linear pools are evened to one load and the per-sample chain pass (deep_chain.py)
+scales them to the target share of wrong samples over the whole depth -- or a forced
+``--width`` gives the coincidence pools their floor and the linear pools the rest.
 Then it emits the blocks (deep.py). Randomness: one stream per
 layer, seeded from the config seed, so the same seed gives the same weights.
 """
@@ -23,13 +23,11 @@ from circuit2mlp.codegen.activity import LevelActivity, level_values, measure_ac
 from circuit2mlp.codegen.blocks import FeatureMap, LayerBlock
 from circuit2mlp.codegen.decode import decode_block
 from circuit2mlp.codegen.deep import DeepOptions, LayerItems, PoolPlan, deep_block, layer_items
+from circuit2mlp.codegen.deep_chain import LayerPlanView, chain_errors, chain_sample_error
 from circuit2mlp.codegen.deep_model import (
     CLEAN,
-    LayerPlanView,
     LevelNoise,
     PoolInputs,
-    chain_errors,
-    chain_sample_error,
     pool_errors,
     sample_error,
     size_pool,
