@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from circuit2mlp.codegen.deep import HIGH, LOW
-from circuit2mlp.codegen.deep_model import CROSS_TALK_SHARE, GRID, PoolInputs, cross_talk_units
+from circuit2mlp.codegen.deep_model import GRID, PoolInputs, cross_talk_units
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,8 @@ def chain_errors(
             right = np.maximum(active_total, 1e-300)[:, None]
             share = np.minimum(1.0, exposed / right[:, 0])
             units = exposed_units / np.maximum(exposed, 1e-300)
-            shifted, lost = _sibling_shift(alive_next / right, share, units, max(layer.q, default=1))
+            q_here = max(layer.q, default=1)
+            shifted, lost = _sibling_shift(alive_next / right, share, units, q_here)
             out[:, li] += active_total * lost
             alive = np.where(active_total[:, None] > 0, shifted, alive)
         shared = zip(layer.q, layer.slots, layer.pools, strict=True)
@@ -209,6 +210,14 @@ def _sibling_shift(
     return out, lost
 
 
+#: Share of the Poisson count of -1 reads of noisy wires that reaches an active item's slot
+#: (the count takes each as independent; positive reads hosted in the same slot cancel part of
+#: it, as -1 reads cancel part of the positive count, CROSS_TALK_SHARE). Fitted on the
+#: all-kinds circuit of 10^5 gates per level, depth 8, at its automatic width (2,000 3-hot
+#: samples, the share of samples wrong by levels 5-8: 0.10, 0.20, 0.40, 0.60 % measured,
+#: 0.13, 0.22, 0.31, 0.41 % with 0.8; 0.6 gives 0.08-0.21 %, 1.0 0.23-0.83 %); docs/theory.md
+#: section 8 has the checks on the other families.
+FADE_SHARE = 0.8
 #: Sample groups of the fade pass (by their cross-talk; one transition per group).
 FADE_GROUPS = 16
 
@@ -237,7 +246,7 @@ def _fade(
     per_slot = pool.n * q / slots
     kill = np.minimum(1.0, pool.killers * activity * q / slots)
     up = cross_talk_units(pool, per_slot, q_prev, p)
-    down = CROSS_TALK_SHARE * per_slot * pool.negative * q_prev * p
+    down = FADE_SHARE * per_slot * pool.negative * q_prev * p
     key = down + up + kill
     order = np.argsort(key, kind="stable")
     group = np.empty(n, np.int64)

@@ -49,8 +49,9 @@ MAX_COINCIDENCE_LOAD = 80
 #: depth 4) 40 items per slot read 0 of 1,000 3-hot samples wrong, 47 read 67 % wrong and
 #: the model's 63 all of them; on the all-kinds circuits the model asks for 28-35.
 MAX_LINEAR_LOAD = 40
-#: Predicted share of samples with a wrong wire that an automatic width aims at (whole net).
-TARGET_SAMPLE_ERROR = 0.003
+#: Predicted share of samples with a wrong wire that an automatic width aims at (whole net)
+#: when the config names no ``target_error`` (``--target-error``; the same default).
+TARGET_SAMPLE_ERROR = 0.005
 #: Chains of the chain model per simulated sample (512 samples): the runaway is a rare event.
 CHAIN_REPLICAS = 2
 
@@ -204,7 +205,8 @@ def _plans(
     one factor, the smallest (within 1 %) whose chain-model sample error meets the target."""
     hot, ratios = hot_frequencies(layered, levels, config.sparsity, config.seed)
     prev = CLEAN
-    target = -np.log1p(-TARGET_SAMPLE_ERROR) / max(layered.depth, 1)
+    goal = float(getattr(config, "target_error", TARGET_SAMPLE_ERROR))
+    target = -np.log1p(-goal) / max(layered.depth, 1)
     layers = []
     wire_items = np.ones(len(levels[0].names))
     for i, gates in enumerate(layered.layers):
@@ -239,11 +241,11 @@ def _plans(
     scale = 1.0
     if config.width is None and layers:
         lo_s, hi_s = 1 / 16, 1.0
-        while chain_sample_error(chain(hi_s)[1]) > TARGET_SAMPLE_ERROR and hi_s < 64:
+        while chain_sample_error(chain(hi_s)[1]) > goal and hi_s < 64:
             lo_s, hi_s = hi_s, hi_s * 2
         while hi_s / lo_s > 1.01:
             mid = math.sqrt(lo_s * hi_s)
-            if chain_sample_error(chain(mid)[1]) > TARGET_SAMPLE_ERROR:
+            if chain_sample_error(chain(mid)[1]) > goal:
                 lo_s = mid
             else:
                 hi_s = mid

@@ -88,8 +88,9 @@ WIDTH = _WidthType()
     default=0.005,
     show_default=True,
     metavar="RATE",
-    help="Automatic width (superposed, no --width): the hardest sparsity level's sample error "
-    "rate the held-out check allows (0: none); the width grows until it is met.",
+    help="Automatic width (no --width): the hardest sparsity level's sample error rate that "
+    "superposed's held-out check allows, and that deep's error model aims at over the whole "
+    "depth (0: none); the width grows until it is met.",
 )
 @click.option(
     "--search-samples",
