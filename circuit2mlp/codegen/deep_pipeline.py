@@ -49,6 +49,12 @@ MAX_COINCIDENCE_LOAD = 80
 #: depth 4) 40 items per slot read 0 of 1,000 3-hot samples wrong, 47 read 67 % wrong and
 #: the model's 63 all of them; on the all-kinds circuits the model asks for 28-35.
 MAX_LINEAR_LOAD = 40
+#: Input density (active wires over wires of the level below, on s-hot samples) up to which
+#: MAX_LINEAR_LOAD holds; a denser level gets a cap lower in proportion. The cap was measured
+#: at 10^5 gates per level (density about 4e-5); on the default family at depth 3 the
+#: automatic width of 40 items per slot read 19 % of 3-hot samples wrong at 5*10^4 gates per
+#: level and 95 % at 3*10^4, where the model saw nothing (the chain reaction of a denser level).
+LINEAR_LOAD_DENSITY = 4e-5
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net)
 #: when the config names no ``target_error`` (``--target-error``; the same default).
 TARGET_SAMPLE_ERROR = 0.005
@@ -288,7 +294,7 @@ def _scaled_layer(
     plans: list[PoolPlan], model: list[PoolInputs], scale: float, q: int
 ) -> list[PoolPlan]:
     """A layer's pools at chain scale ``scale``: the linear pools (threshold 1) scaled, but
-    never above MAX_LINEAR_LOAD items per slot; the coincidence pools at their load floor (as
+    never above linear_cap items per slot; the coincidence pools at their load floor (as
     a forced width has them; their slots only fire with an active input, and the floor was
     measured clean). A layer of coincidence pools only scales them all."""
     if not any(p.theta == 1 for p in model):
@@ -296,13 +302,20 @@ def _scaled_layer(
     out = []
     for plan, pool in zip(plans, model, strict=True):
         if plan.theta == 1:
-            least = _slots_at_load(pool.n, q, MAX_LINEAR_LOAD)
+            least = _slots_at_load(pool.n, q, linear_cap(pool))
             scaled = _scaled(plan, scale)
             out.append(scaled if scaled.slots >= least else dataclasses.replace(plan, slots=least))
         else:
             floor = _slots_at_load(pool.n, q, MAX_COINCIDENCE_LOAD)
             out.append(dataclasses.replace(plan, slots=floor))
     return out
+
+
+def linear_cap(pool: PoolInputs) -> float:
+    """Most items per slot an automatic width gives a linear pool: MAX_LINEAR_LOAD, lowered
+    in proportion to the level's input density above LINEAR_LOAD_DENSITY."""
+    dense = pool.input_density / LINEAR_LOAD_DENSITY
+    return MAX_LINEAR_LOAD / max(1.0, dense)
 
 
 def _slots_at_load(n: int, q: int, load: float) -> int:
