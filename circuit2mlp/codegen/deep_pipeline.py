@@ -58,6 +58,9 @@ LINEAR_LOAD_DENSITY = 4e-5
 #: Predicted share of samples with a wrong wire that an automatic width aims at (whole net)
 #: when the config names no ``target_error`` (``--target-error``; the same default).
 TARGET_SAMPLE_ERROR = 0.005
+#: Most the automatic width spreads the coincidence pools (their load divided by up to this)
+#: when their own predicted share of wrong samples leaves the linear pools no room.
+MAX_SPREAD = 8.0
 #: Chains of the chain model per simulated sample (512 samples): the runaway is a rare event.
 CHAIN_REPLICAS = 2
 
@@ -230,9 +233,12 @@ def _plans(
         layers = _even_linear_load(layers, options.q)
     activity = np.tile(ratios, (CHAIN_REPLICAS, 1))  # (chains, levels + 1)
 
-    def chain(scale: float) -> tuple[list[list[PoolPlan]], np.ndarray]:
+    def chain(scale: float, spread: float = 1.0) -> tuple[list[list[PoolPlan]], np.ndarray]:
         if config.width is None:
-            scaled = [_scaled_layer(plans, model, scale, options.q) for _, model, plans in layers]
+            scaled = [
+                _scaled_layer(plans, model, scale, options.q, spread)
+                for _, model, plans in layers
+            ]
         else:
             scaled = [plans for _, _, plans in layers]
         views = [
@@ -244,19 +250,24 @@ def _plans(
         )
         return scaled, errors
 
-    scale = 1.0
+    scale, spread = 1.0, 1.0
     if config.width is None and layers:
+        # the coincidence pools' own share (the fade of an XOR's second step grows with their
+        # load, and adds up over the levels) must leave the linear pools room: with those
+        # nearly dedicated, at most half the target
+        while spread < MAX_SPREAD and chain_sample_error(chain(64, spread)[1]) > goal / 2:
+            spread *= 1.25
         lo_s, hi_s = 1 / 16, 1.0
-        while chain_sample_error(chain(hi_s)[1]) > goal and hi_s < 64:
+        while chain_sample_error(chain(hi_s, spread)[1]) > goal and hi_s < 64:
             lo_s, hi_s = hi_s, hi_s * 2
         while hi_s / lo_s > 1.01:
             mid = math.sqrt(lo_s * hi_s)
-            if chain_sample_error(chain(mid)[1]) > goal:
+            if chain_sample_error(chain(mid, spread)[1]) > goal:
                 lo_s = mid
             else:
                 hi_s = mid
         scale = hi_s
-    scaled, errors = chain(scale)
+    scaled, errors = chain(scale, spread)
     return [
         (items, plans, wrong)
         for (items, _, _), plans, wrong in zip(layers, scaled, _per_level(errors), strict=True)
@@ -291,12 +302,13 @@ def _even_linear_load(layers: list, q: int) -> list:
 
 
 def _scaled_layer(
-    plans: list[PoolPlan], model: list[PoolInputs], scale: float, q: int
+    plans: list[PoolPlan], model: list[PoolInputs], scale: float, q: int, spread: float = 1.0
 ) -> list[PoolPlan]:
     """A layer's pools at chain scale ``scale``: the linear pools (threshold 1) scaled, but
     never above linear_cap items per slot; the coincidence pools at their load floor (as
     a forced width has them; their slots only fire with an active input, and the floor was
-    measured clean). A layer of coincidence pools only scales them all."""
+    measured clean), or ``spread`` times that many slots. A layer of coincidence pools only
+    scales them all."""
     if not any(p.theta == 1 for p in model):
         return [_scaled(plan, scale) for plan in plans]
     out = []
@@ -306,7 +318,7 @@ def _scaled_layer(
             scaled = _scaled(plan, scale)
             out.append(scaled if scaled.slots >= least else dataclasses.replace(plan, slots=least))
         else:
-            floor = _slots_at_load(pool.n, q, MAX_COINCIDENCE_LOAD)
+            floor = _slots_at_load(pool.n, q, MAX_COINCIDENCE_LOAD / spread)
             out.append(dataclasses.replace(plan, slots=floor))
     return out
 
