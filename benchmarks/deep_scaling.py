@@ -588,9 +588,14 @@ def part_check(args) -> dict:
 
 
 def save(part: str, rows: list[dict], keys: tuple[str, ...], args) -> None:
-    """Merge ``rows`` into docs/results/deep_study_<part>.json with the machine and command."""
+    """Merge ``rows`` into docs/results/deep_study_<part>.json with the machine and command;
+    every row names the commit it was built at (a file can hold rows of several)."""
     path = OUT / f"deep_study_{part}.json"
     old = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    for r in old.get("rows", []):  # rows of earlier runs keep the commit they were built at
+        r.setdefault("construction_commit", old.get("construction_commit"))
+    for r in rows:
+        r["construction_commit"] = args.commit
     old["rows"] = merge_rows(old.get("rows", []), rows, keys)
     old.setdefault("commands", [])
     if args.command not in old["commands"]:
@@ -623,7 +628,8 @@ def fits(rows: list[dict]) -> dict:
 
 
 def plot_scaling(path: Path, out: Path) -> None:
-    """Neurons per level against m, per family, with the reference curves."""
+    """Neurons per level against m, per family, with the reference curves through the first
+    point of the family measured over the most m."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -635,6 +641,7 @@ def plot_scaling(path: Path, out: Path) -> None:
     for r in data["rows"]:
         if r.get("smallest_neurons_per_level"):
             groups.setdefault((r["family"], r["depth"]), []).append(r)
+    widest = max(groups, key=lambda k: (len(groups[k]), k[0] == "classic"), default=None)
     for n, ((family, depth), rs) in enumerate(sorted(groups.items())):
         rs.sort(key=lambda r: r["m"])
         m = [r["m"] for r in rs]
@@ -647,9 +654,9 @@ def plot_scaling(path: Path, out: Path) -> None:
         ax.loglog(m, auto, "s:", color=f"C{n}", alpha=0.6, label=label)
         exact = [r["exact_neurons_per_level"] for r in rs]
         ax.loglog(m, exact, "x--", color=f"C{n}", alpha=0.4, label=f"{family}: exact method")
-        if n == 0 and len(m) >= 2:
+        if (family, depth) == widest and len(m) >= 2:  # the references of the longest range
             ref = reference_curves(m, small[0])
-            ax.loglog(m, ref["m^(2/3)"], "k:", label="m^(2/3), through the first point")
+            ax.loglog(m, ref["m^(2/3)"], "k:", label=f"m^(2/3), through {family}'s first point")
             ax.loglog(m, ref["sqrt(m log m)"], "k-.", label="sqrt(m log m), same")
     ax.set_xlabel("gates per level m")
     ax.set_ylabel("neurons per level")
