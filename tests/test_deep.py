@@ -248,6 +248,8 @@ def test_automatic_width_scales_linear_pools_only() -> None:
         assert linear.slots == max(round(20_000 * scale), least)
         assert coincidence.slots == floor
     assert _scaled_layer(plans, model, 0.1, 8)[0].slots == least
+    spread = _scaled_layer(plans, model, 1.0, 8, spread=2.0)[1]
+    assert spread.slots == -(-50_000 * 8 * 2 // MAX_COINCIDENCE_LOAD)
     only = _scaled_layer(plans[1:], model[1:], 0.5, 8)
     assert only[0].slots == 6_500
 
