@@ -178,11 +178,9 @@ class UandMLP:
     def outputs(self, act, idx, rows=None, inverse=None):
         """(n, terms) outputs ``idx`` of each sample (``rows``: the output rows to read,
         ``inverse``: idx into them)."""
-        import torch.nn.functional as F
-
         if rows is None:
-            return (F.embedding(idx, self.w2) @ self.hidden(act)[:, :, None])[..., 0]
-        return (F.embedding(inverse, rows) @ self.hidden(act)[:, :, None])[..., 0]
+            rows, inverse = self.w2, idx
+        return self._dot(rows, inverse, self.hidden(act))
 
     def step(self, act, idx, wts, tgt, batch: int) -> float:
         """One Adam step on the loss estimate of these terms; the loss.

@@ -99,11 +99,9 @@ def _fade_transition(
     slot = np.zeros((groups, GRID + 1, GRID + 1))
     rows = np.arange(GRID + 1)
     for j, d in enumerate(offsets.tolist()):
-        value = np.clip((v + d * unit - low) / (high - low), 0.0, 1.0)
-        idx = np.rint(value * GRID).astype(int)
+        idx = _ramp_index(v + d * unit, low, high)
         np.add.at(slot, (slice(None), rows, idx), (diff[:, j] * (1 - p_kill))[:, None])
-    killed = np.rint(np.clip((v - 1.0 - low) / (high - low), 0.0, 1.0) * GRID).astype(int)
-    np.add.at(slot, (slice(None), rows, killed), p_kill[:, None])
+    np.add.at(slot, (slice(None), rows, _ramp_index(v - 1.0, low, high)), p_kill[:, None])
     size = GRID * q + 1
     total = np.fft.irfft(np.fft.rfft(slot, n=size, axis=2) ** q, n=size, axis=2)
     total = np.clip(total, 0.0, None)
@@ -204,10 +202,9 @@ def _sibling_shift(
             out += weights[:, :1] * alive
         elif shift <= GRID:
             out[:, :-shift] += weights[:, j : j + 1] * alive[:, shift:]
-    lost = out[:, : GRID // 2].sum(axis=1) + np.maximum(0.0, 1.0 - out.sum(axis=1))
-    out[:, : GRID // 2] = 0.0
-    out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-300)
-    return out, lost
+    off_grid = np.maximum(0.0, 1.0 - out.sum(axis=1))  # shifted below 0
+    kept, lost = _split_wrong(out)
+    return kept, lost + off_grid
 
 
 #: Share of the Poisson count of -1 reads of noisy wires that reaches an active item's slot
@@ -238,8 +235,7 @@ def _fade(
     ``alive`` of their inputs' read-offs. Samples are grouped by their cross-talk."""
     n = p.size
     if slots >= pool.n:  # dedicated: each slot is its item's ramp of its input, no noise
-        v = np.arange(GRID + 1) / GRID
-        ramp = np.rint(np.clip((v - low) / (high - low), 0.0, 1.0) * GRID).astype(int)
+        ramp = _ramp_index(np.arange(GRID + 1) / GRID, low, high)
         moved = np.zeros_like(alive)
         np.add.at(moved, (slice(None), ramp), alive)
         return _split_wrong(moved)
@@ -258,6 +254,11 @@ def _fade(
 
     step = _fade_transition(mean(up), mean(down), mean(kill), q_prev, q, low, high)
     return _split_wrong(np.einsum("sv,svw->sw", alive, step[group]))
+
+
+def _ramp_index(z: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Grid index of the ramp's value at slot sums ``z`` (relative to theta - 1)."""
+    return np.rint(np.clip((z - low) / (high - low), 0.0, 1.0) * GRID).astype(int)
 
 
 def _split_wrong(moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

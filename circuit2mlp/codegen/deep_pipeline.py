@@ -82,20 +82,18 @@ def pool_inputs(
     gate_on = hot_out[items.gate]
     on_freq = np.where(items.consts[items.gate] > 0.5, 1.0 - gate_on, gate_on)
     freq = on_freq / np.maximum(per_gate[items.gate], 1)
-    plus = items.entry_weight > 0
-    positive = np.bincount(items.entry_item, weights=plus.astype(float), minlength=items.n)
     if wire_items is None:
         wire_items = np.ones(hot_in.size)
-    reached = np.bincount(
-        items.entry_item, weights=plus * wire_items[items.entry_feature], minlength=items.n
-    )
-    minus = items.entry_weight < 0
-    behind = np.bincount(
-        items.entry_item, weights=minus * wire_items[items.entry_feature], minlength=items.n
-    )
-    killing = np.bincount(
-        items.entry_item, weights=minus * hot_in[items.entry_feature], minlength=items.n
-    )
+
+    def per_item(weights: np.ndarray) -> np.ndarray:
+        """Sum of ``weights`` (one per input entry) over each item's entries."""
+        return np.bincount(items.entry_item, weights=weights, minlength=items.n)
+
+    plus, minus = items.entry_weight > 0, items.entry_weight < 0
+    positive = per_item(plus.astype(float))
+    reached = per_item(plus * wire_items[items.entry_feature])
+    behind = per_item(minus * wire_items[items.entry_feature])
+    killing = per_item(minus * hot_in[items.entry_feature])
     # subtracted items of gates that read 1 from their first item: one input short of firing
     # whenever the gate is on (the second step of an XOR)
     short = (items.sign < 0) & (items.consts[items.gate] < 0.5)
