@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from circuit2mlp.codegen import dense
+from circuit2mlp.codegen import dense, dense_readout
 from circuit2mlp.compiler import CompileConfig, compile_circuit, lower
 from circuit2mlp.formats import load_circuit
 from circuit2mlp.generate import uand_circuit
@@ -41,16 +41,19 @@ def test_dense_uand_is_dense_and_correct():
 
 
 def test_dense_small_circuit_takes_exact_gadgets():
-    """Where the dense network would need one neuron per gate, the exact gadgets are built."""
-    circuit = uand_circuit(16)
+    """Where the dense network would need one neuron per gate, the exact gadgets are built
+    (U-AND(5): the width grid starts at 2m = 10 neurons, one per gate)."""
+    circuit = uand_circuit(5)
     network, report = compile_circuit(circuit, CompileConfig(method="dense", sparsity=2))
     assert network.neurons == report.exact_neurons
     assert verify(circuit, network, samples=1000, sparsity=2).overall.bit_errors == 0
 
 
-def test_dense_error_model_tracks_measured_errors():
-    """Below its automatic width the predicted wrong outputs per 2-hot sample bound the
-    measured sample error rate and are within a factor of four of it."""
+def test_dense_error_model_tracks_measured_errors(monkeypatch):
+    """Below its automatic width the shared readout's predicted wrong outputs per 2-hot sample
+    bound the measured sample error rate and are within a factor of four of it (the per-gate
+    fit switched off: on this small domain it reads every input right)."""
+    monkeypatch.setattr(dense_readout, "DOMAIN_LIMIT", 0)
     circuit = uand_circuit(24)
     network, report = compile_circuit(circuit, CompileConfig(method="dense", sparsity=2, width=60))
     measured = verify(circuit, network, samples=2000, sparsity=2, seed=0).per_k[-1]
@@ -123,11 +126,11 @@ def test_default_picks_dense_where_it_needs_fewer_neurons():
 
 
 def test_default_keeps_superposed_where_dense_does_not_win():
-    """Not dense: a U-AND whose dense network would need one neuron per gate (m = 16), one at
+    """Not dense: a U-AND whose dense network would need one neuron per gate (m = 5), one at
     s = 6 (a neuron fires for 1 in 64 6-hot inputs), inputs in superposition, a circuit that
     is not one layer of ANDs, and a forced width (where dense would predict fewer errors)."""
     cases = [
-        (uand_circuit(16), CompileConfig(sparsity=2)),
+        (uand_circuit(5), CompileConfig(sparsity=2)),
         (uand_circuit(32), CompileConfig(sparsity=6)),
         (uand_circuit(32), CompileConfig(sparsity=2, input_dim=24)),
         (uand_circuit(32), CompileConfig(sparsity=3, width=124)),
@@ -164,3 +167,31 @@ def test_default_dense_is_exact_where_every_input_is_checked():
     assert report.layers[0]["kind"] == "dense" and network.neurons < 563
     result = verify(circuit, network, samples=5000, sparsity=2, seed=0)
     assert result.overall.exhaustive and result.overall.bit_errors == 0
+
+
+def test_fitted_readout_reports_what_the_network_gets_wrong_on_every_input(monkeypatch):
+    """U-AND(32), s = 3 on 124 neurons (where networks trained on the task misread 11 % of
+    3-hot inputs): the per-gate readout's wrong inputs per k, which the fit reports as exact,
+    are what the compiled network's forward pass gets wrong against the truth table on every
+    <= 3-hot input; and they are a small fraction of the shared readout's."""
+    circuit = uand_circuit(32)
+    config = CompileConfig(method="dense", sparsity=3, width=124)
+    x = dense_readout.domain_inputs(32, 3).astype(np.float64)
+    a, b, _ = dense.pairs_of(lower(circuit, config))
+    truth = (x[:, a] * x[:, b]) > 0
+    levels = x.sum(axis=1).astype(int)
+
+    def wrong_per_k(network) -> np.ndarray:
+        wrong = ((network.forward(x) > 0.5) != truth).any(axis=1)
+        return np.bincount(levels[wrong], minlength=4)
+
+    network, report = compile_circuit(circuit, config)
+    assert report.layers[0]["readout"].startswith("per gate")
+    fitted = wrong_per_k(network)
+    assert fitted.tolist() == report.layers[0]["domain_wrong_inputs"]
+    assert fitted[3] <= 0.01 * 4960 and fitted[:3].sum() == 0
+
+    monkeypatch.setattr(dense_readout, "DOMAIN_LIMIT", 0)
+    shared_network, shared_report = compile_circuit(circuit, config)
+    assert shared_report.layers[0]["readout"].startswith("four")
+    assert wrong_per_k(shared_network)[3] > 10 * max(fitted[3], 1)

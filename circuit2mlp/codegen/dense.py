@@ -36,6 +36,7 @@ from math import comb, erfc, sqrt
 import numpy as np
 import scipy.sparse as sp
 
+from circuit2mlp.codegen import dense_readout
 from circuit2mlp.codegen.blocks import DTYPE, FeatureMap, LayerBlock
 from circuit2mlp.codegen.calibration import calibration_samples
 from circuit2mlp.ir import LayeredCircuit
@@ -107,14 +108,25 @@ def _class_sums(member: np.ndarray, h: np.ndarray, a: np.ndarray, b: np.ndarray)
     return np.stack([both, one, weights.sum() - both - one], axis=1)
 
 
-def design(m: int, s: int, width: int, rng: np.random.Generator) -> dict:
+def design(
+    m: int,
+    s: int,
+    width: int,
+    rng: np.random.Generator,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
     """Subsets, fitted readout coefficients and the measured error model at one width.
 
     The fit is solved once per weight of the positive outputs in :data:`POSITIVE_WEIGHTS`
     and the coefficients with the fewest predicted wrong outputs are kept: how strongly the
     one to three positives of a sample must count against its many negatives depends on m,
     s and the width (a fixed weight misses every positive at s = 2 from m = 128 below about
-    1,500 neurons, and a larger fixed one breaks s = 3 at m = 32)."""
+    1,500 neurons, and a larger fixed one breaks s = 3 at m = 32).
+
+    With the gates' ``pairs`` given and the domain small enough
+    (:func:`dense_readout.applies`), every gate's readout row is then fitted on every <= s-hot
+    input (codegen/dense_readout.py); its wrong outputs per s-hot input, exact on the whole
+    domain, replace the Gaussian prediction."""
     member = rng.random((width, m)) < 0.5  # (d, m): S_n
     weight = np.where(member, 1.0, -1.0)
     member01 = member.astype(np.float64)
@@ -158,7 +170,14 @@ def design(m: int, s: int, width: int, rng: np.random.Generator) -> dict:
                 "positive_weight": positive_weight,
             }
     assert best is not None
-    return {"member": member, **best}
+    built = {"member": member, **best}
+    if pairs is not None and dense_readout.applies(m, s, pairs[0].size, width):
+        shared = _shared_readout(member, best["coef"], *pairs).toarray()
+        start = (shared, np.full(pairs[0].size, best["coef"][3]))
+        fitted = dense_readout.fit_readout(weight, np.full(width, -1.0), *pairs, s, start)
+        built["fitted"] = fitted
+        built["predicted_errors"] = fitted.wrong_outputs
+    return built
 
 
 def _error_model(
@@ -180,15 +199,22 @@ def _error_model(
 
 
 def automatic_width(
-    m: int, s: int, limit: int, seed: int, target: float
+    m: int,
+    s: int,
+    limit: int,
+    seed: int,
+    target: float,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict | None:
     """The dense design at the smallest width on a geometric grid (from 2m, steps of
     :data:`WIDTH_STEP`, below ``limit``) whose predicted wrong outputs per k = s sample are
     at most ``target``; None when none is (at one neuron per gate exact gadgets are
     cheaper). The prediction falls with the width, so the grid's widest point is tried
     first (no smaller one can pass when it fails) and the smallest passing one is found by
-    bisection. The last design found is kept: the default method asks before it builds."""
-    key = (m, s, seed, target)
+    bisection. The last design found is kept: the default method asks before it builds.
+    ``pairs``: the gates' inputs, for the per-gate readout (:func:`design`)."""
+    pairs_key = None if pairs is None else (pairs[0].tobytes(), pairs[1].tobytes())
+    key = (m, s, seed, target, pairs_key)
     if _LAST_AUTOMATIC and _LAST_AUTOMATIC[0] == key:
         found = _LAST_AUTOMATIC[1]
         if found["member"].shape[0] < limit:
@@ -200,7 +226,7 @@ def automatic_width(
         return None
 
     def trial(width: int) -> dict:
-        return design(m, s, width, np.random.default_rng([seed, 7, width]))
+        return design(m, s, width, np.random.default_rng([seed, 7, width]), pairs)
 
     low, high = -1, len(grid) - 1  # grid[high] passes, grid[low] fails (-1: none tried)
     best = trial(grid[high])
@@ -229,7 +255,12 @@ def automatic_width(
 
 def _passes(built: dict, x: np.ndarray, s: int, allowed: float) -> bool:
     """Whether the dense design misreads at most ``floor(allowed * n)`` of the n inputs of
-    each level k <= s in ``x`` (0/1 rows), every pair's output read off the firing neurons."""
+    each level k <= s in ``x`` (0/1 rows), every pair's output read off the firing neurons.
+    A design with per-gate readouts already knows its wrong inputs on the whole domain, of
+    which ``x`` is a part: the same share is asked of those."""
+    if "fitted" in built:
+        fitted = built["fitted"]
+        return bool(np.all(fitted.wrong <= np.floor(allowed * fitted.inputs)))
     member, coef = built["member"], built["coef"]
     weight = np.where(member, 1.0, -1.0)
     m = member.shape[1]
@@ -276,7 +307,8 @@ def dense_wins_at(layered: LayeredCircuit, config, width: int) -> bool:
     k = s sample than the superposed one (for a circuit :func:`applies` to)."""
     m, s = len(layered.inputs), max(int(config.sparsity), 2)
     rng = np.random.default_rng([config.seed, 7])
-    dense_errors = design(m, s, width, rng)["predicted_errors"]
+    a, b, _ = pairs_of(layered)
+    dense_errors = design(m, s, width, rng, (a, b))["predicted_errors"]
     return dense_errors < superposed_predicted(layered, config, width)
 
 
@@ -297,7 +329,8 @@ def dense_is_better(layered: LayeredCircuit, config) -> bool:
         return False
     target = float(getattr(config, "target_error", DEFAULT_TARGET))
     superposed = min(superposed_predicted(layered, config, None), gates)
-    built = automatic_width(m, s, int(superposed), config.seed, target)
+    a, b, _ = pairs_of(layered)
+    built = automatic_width(m, s, int(superposed), config.seed, target, (a, b))
     return built is not None and gates * built["member"].shape[0] <= READOUT_LIMIT
 
 
@@ -307,37 +340,55 @@ def dense_block(layered: LayeredCircuit, config) -> LayerBlock | None:
     a, b, names = pairs_of(layered)
     m, s = len(layered.inputs), max(int(config.sparsity), 2)
     if config.width is not None:
-        built = design(m, s, config.width, np.random.default_rng([config.seed, 7]))
+        rng = np.random.default_rng([config.seed, 7])
+        built = design(m, s, config.width, rng, (a, b))
     else:
         target = float(getattr(config, "target_error", DEFAULT_TARGET))
-        built = automatic_width(m, s, len(names), config.seed, target)
+        built = automatic_width(m, s, len(names), config.seed, target, (a, b))
         if built is None:  # one neuron per gate is cheaper: the caller builds exact gadgets
             return None
     member, coef = built["member"], built["coef"]
     weight = sp.csr_matrix(np.where(member, 1.0, -1.0).astype(DTYPE))  # on the input features
-    # readout row of gate (a, b): alpha, beta or gamma per neuron by its class for the pair;
-    # built in row chunks as float32 (a dense (gates, width) matrix is the whole readout)
-    levels = np.array([coef[2], coef[1], coef[0]], dtype=DTYPE)  # by |{a, b} & S_n|
-    chunk = max(1, (1 << 24) // max(member.shape[0], 1))
-    parts = []
-    for start in range(0, len(names), chunk):
-        stop = start + chunk
-        count = member[:, a[start:stop]].T.astype(np.int8) + member[:, b[start:stop]].T
-        parts.append(sp.csr_matrix(levels[count]))
-    readout = sp.vstack(parts, format="csr")
+    fitted = built.get("fitted")
+    stats = {
+        "kind": "dense",
+        "predicted_errors": float(built["predicted_errors"]),
+        "readout_coefficients": [float(c) for c in coef],
+        "positive_weight": float(built["positive_weight"]),
+        "error_model": built["error_model"],
+    }
+    if fitted is not None:
+        readout = sp.csr_matrix(fitted.rows.astype(DTYPE))
+        readout_bias = fitted.bias.astype(DTYPE)
+        stats["readout"] = "per gate, fitted on every input with at most s active"
+        stats["domain_wrong_inputs"] = fitted.wrong.tolist()
+        stats["domain_inputs"] = fitted.inputs.tolist()
+        stats["domain_worst_margin"] = fitted.worst_margin
+    else:
+        readout, readout_bias = (
+            _shared_readout(member, coef, a, b),
+            np.full(len(names), coef[3], dtype=DTYPE),
+        )
+        stats["readout"] = "four coefficients shared by every gate"
     return LayerBlock(
         weight=weight,
         bias=np.full(member.shape[0], -1.0, dtype=DTYPE),
-        features=FeatureMap(
-            tuple(names),
-            readout,
-            np.full(len(names), coef[3], dtype=DTYPE),
-        ),
-        stats={
-            "kind": "dense",
-            "predicted_errors": float(built["predicted_errors"]),
-            "readout_coefficients": [float(c) for c in coef],
-            "positive_weight": float(built["positive_weight"]),
-            "error_model": built["error_model"],
-        },
+        features=FeatureMap(tuple(names), readout, readout_bias),
+        stats=stats,
     )
+
+
+def _shared_readout(
+    member: np.ndarray, coef: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> sp.csr_matrix:
+    """Readout rows of the shared coefficients: gate (a, b) reads each neuron with alpha, beta
+    or gamma by its class for the pair; built in row chunks as float32 (a dense
+    (gates, width) matrix is the whole readout)."""
+    levels = np.array([coef[2], coef[1], coef[0]], dtype=DTYPE)  # by |{a, b} & S_n|
+    chunk = max(1, (1 << 24) // max(member.shape[0], 1))
+    parts = []
+    for start in range(0, a.size, chunk):
+        stop = start + chunk
+        count = member[:, a[start:stop]].T.astype(np.int8) + member[:, b[start:stop]].T
+        parts.append(sp.csr_matrix(levels[count]))
+    return sp.vstack(parts, format="csr")
