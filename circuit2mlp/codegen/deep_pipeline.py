@@ -231,7 +231,16 @@ def _plans(
         layers = _even_linear_load(layers, options.q)
     activity = np.tile(ratios, (CHAIN_REPLICAS, 1))  # (chains, levels + 1)
 
+    evaluated: dict[tuple[float, float], tuple[list[list[PoolPlan]], np.ndarray]] = {}
+
     def chain(scale: float, spread: float = 1.0) -> tuple[list[list[PoolPlan]], np.ndarray]:
+        """Pools at (scale, spread) and the chain pass's errors (each pair evaluated once:
+        the search ends on a scale it has already tried)."""
+        if (scale, spread) not in evaluated:
+            evaluated[(scale, spread)] = _chain_at(scale, spread)
+        return evaluated[(scale, spread)]
+
+    def _chain_at(scale: float, spread: float) -> tuple[list[list[PoolPlan]], np.ndarray]:
         if config.width is None:
             scaled = [
                 _scaled_layer(plans, model, scale, options.q, spread)
