@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 #: Most inputs (all <= s-hot ones) the per-gate fit enumerates.
 DOMAIN_LIMIT = 60_000
@@ -87,7 +88,24 @@ def fit_readout(
     """Readout rows of gates ``a[g] AND b[g]`` over the hidden layer relu(x @ weight.T + bias),
     fitted on every <= s-hot input (module docstring). Per gate, the round with the fewest
     wrong inputs (ties: the larger worst margin) is kept; ``start`` (rows, biases: the shared
-    readout) is a candidate too, so no gate reads worse than it did."""
+    readout) is a candidate too, so no gate reads worse than it did.
+
+    The fit is thousands of small products and solves: BLAS runs them on one thread (with
+    more, on a busy machine its threads wait on each other: U-AND m = 60, s = 2 on 120
+    neurons took 353 s at a load of 4 on 2 cores, 8 s on one thread)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(weight, bias, a, b, s, start)
+
+
+def _fit(
+    weight: np.ndarray,
+    bias: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    s: int,
+    start: tuple[np.ndarray, np.ndarray] | None,
+) -> FittedReadout:
+    """:func:`fit_readout`'s work."""
     m = weight.shape[1]
     x = domain_inputs(m, s)
     levels = x.sum(axis=1).astype(np.int64)
