@@ -172,9 +172,9 @@ class Network:
     @classmethod
     def load(cls, path: str | os.PathLike, stream: bool = False) -> Network:
         """Read and validate a ``circuit2mlp/2`` or ``/1`` file (raises NetworkFileError).
-        ``stream``: the hidden layers stay in the file (:class:`FileLayers`, only their
-        declared shapes checked now), each read and validated when asked for -- for a pass
-        over the layers in order that holds one at a time."""
+        ``stream``: the hidden layers stay in the file (:class:`FileLayers`: each validated
+        now, one at a time, and read again when asked for) -- for a pass over the layers in
+        order that holds one at a time."""
         return _load(Path(path), stream)
 
 
@@ -346,7 +346,7 @@ class _Reader:
             raise self.fail(f"array '{name}' holds Python objects")
         return array
 
-    def _check_header(self, name: str) -> tuple[int, ...]:
+    def _check_header(self, name: str) -> None:
         """Refuse a member whose declared size is implausible before numpy allocates it.
 
         numpy allocates the declared shape of a zip member up front, so the declared size must
@@ -373,7 +373,6 @@ class _Reader:
         # zero-size items still cost a Python object each when iterated (names): count them
         if count > MAX_ELEMENTS or count * max(dtype.itemsize, 1) > available:
             raise self.fail(f"array '{name}' declares shape {shape}, larger than its data")
-        return tuple(int(v) for v in shape)
 
     def text(self, name: str) -> str:
         array = self.get(name)
@@ -411,31 +410,6 @@ class _Reader:
             want = f"({rows if rows is not None else '*'}, {cols if cols is not None else '*'})"
             raise self.fail(f"'{name}' has shape {matrix.shape}, expected {want}")
         return matrix
-
-    def declared_matrix(self, name: str, cols: int) -> int:
-        """Rows of matrix ``name`` as its members declare them (headers only, no data read),
-        checked against ``cols``; the bias's header checked to match."""
-        if f"{name}.shape" in self.names:
-            shape = self.get(f"{name}.shape")
-            if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 0):
-                raise self.fail(f"'{name}.shape' must hold two non-negative integers")
-            for part in ("data", "indices", "indptr"):
-                if f"{name}.{part}" not in self.names:
-                    raise self.fail(f"missing array '{name}.{part}'")
-                self._check_header(f"{name}.{part}")
-            declared = tuple(int(v) for v in shape)
-        else:
-            if name not in self.names:
-                raise self.fail(f"missing array '{name}'")
-            declared = self._check_header(name)
-        if len(declared) != 2 or declared[1] != cols:
-            raise self.fail(f"'{name}' has shape {declared}, expected (*, {cols})")
-        bias = f"{name.rsplit('.', 1)[0]}.bias"
-        if bias not in self.names:
-            raise self.fail(f"missing array '{bias}'")
-        if self._check_header(bias) != (declared[0],):
-            raise self.fail(f"'{bias}' must be a float vector of length {declared[0]}")
-        return declared[0]
 
     def _csr(self, name: str) -> sp.csr_matrix:
         shape = self.get(f"{name}.shape")
@@ -521,12 +495,14 @@ def _load(path: Path, stream: bool = False) -> Network:
         shapes = []
         i = 0
         while any(f"layer{i}.{part}" in reader.names for part in _LAYER_PARTS):
-            if stream:
-                rows = reader.declared_matrix(f"layer{i}.weight", cols=width)
-            else:
-                weight = reader.matrix(f"layer{i}.weight", cols=width)
-                layers.append((weight, reader.vector(f"layer{i}.bias", weight.shape[0])))
-                rows = weight.shape[0]
+            # validated now either way (the same refusals); a streamed layer is then let go
+            weight = reader.matrix(f"layer{i}.weight", cols=width)
+            rows = weight.shape[0]
+            layer = (weight, reader.vector(f"layer{i}.bias", rows))
+            del weight
+            if not stream:
+                layers.append(layer)
+            del layer
             shapes.append((rows, width))
             width = rows
             i += 1
