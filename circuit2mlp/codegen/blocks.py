@@ -87,8 +87,10 @@ def assemble(
     in order holds one neuron-level layer at a time, not all of them).
     """
     features = [input_features, *(block.features for block in blocks)]
-    composed = StreamedLayers(features[:-1], blocks)
-    layers = composed if stream else list(composed)
+    if stream:
+        layers: list | StreamedLayers = StreamedLayers(features[:-1], blocks)
+    else:  # the blocks keep their weights
+        layers = [compose(b, level) for b, level in zip(blocks, features[:-1], strict=True)]
     level = features[-1]
     index = level.index()
     rows = [index[s] for s in output_signals]
