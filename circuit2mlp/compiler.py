@@ -164,11 +164,14 @@ def compile_circuit(
     source_sha256: str | None = None,
     progress: Callable[[str], None] | None = None,
     plan_out: list | None = None,
+    stream: bool = False,
 ) -> tuple[Network, CompileReport]:
     """Compile a validated circuit into a Network and say what it cost; ``progress(text)``
     hears when each stage starts (passes, planning, layers, widths tried, emission,
     assembly). ``plan_out``, when given, receives the construction plan (for
-    ``--dump-plan``)."""
+    ``--dump-plan``). ``stream``: the network's layers are composed one at a time as they
+    are read, once and in order (codegen/blocks.StreamedLayers: what ``Network.save`` does),
+    so that a writer holds one neuron-level layer at a time."""
     from circuit2mlp.codegen.emit import emit
     from circuit2mlp.formats.yaml_format import write_yaml
 
@@ -188,7 +191,7 @@ def compile_circuit(
     emitted = plan.counts()
     del plan  # its per-level terms need not outlive emission (unless the caller keeps it)
     say("assembling weights")
-    assembled = assemble(input_features, embed, blocks, layered.output_signals)
+    assembled = assemble(input_features, embed, blocks, layered.output_signals, stream)
     assembled.features = [true_polarity(f, flipped) for f in assembled.features]
     exact_neurons = exact_neuron_count(layered)
     predicted = sum(float(r.get("predicted_errors", 0.0)) for r in layer_rows)

@@ -19,7 +19,7 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,7 @@ class Network:
         circuit_map: CircuitMap | None = None,
     ) -> Network:
         """Wrap codegen output with names, meta, the circuit text and its map."""
-        meta = {**meta, "layer_sizes": [int(w.shape[0]) for w, _ in assembled.layers]}
+        meta = {**meta, "layer_sizes": [rows for rows, _ in _shapes(assembled.layers)]}
         return cls(
             input_names,
             output_names,
@@ -120,7 +120,7 @@ class Network:
     @property
     def widths(self) -> list[int]:
         """Neurons per layer (d_1 .. d_L)."""
-        return [int(w.shape[0]) for w, _ in self.layers]
+        return [rows for rows, _ in _shapes(self.layers)]
 
     @property
     def neurons(self) -> int:
@@ -155,9 +155,10 @@ class Network:
             "output_names": np.array(self.output_names, dtype=str),
         }
         _put(arrays, "embed", self.embed)
-        for i, (weight, bias) in enumerate(self.layers):
-            _put(arrays, f"layer{i}.weight", weight)
-            arrays[f"layer{i}.bias"] = np.asarray(bias, dtype=DTYPE)
+        for i in range(len(self.layers)):
+            # each layer taken when its turn comes (a streamed assembly composes it then:
+            # one neuron-level layer held at a time)
+            arrays[f"layer{i}"] = _Members(lambda i=i: _layer_members(self.layers, i))
         _put(arrays, "readout.weight", self.readout[0])
         arrays["readout.bias"] = np.asarray(self.readout[1], dtype=DTYPE)
         for i, fmap in enumerate(self.features):
@@ -169,47 +170,129 @@ class Network:
         write_npz_atomic(path, arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Network:
-        """Read and validate a ``circuit2mlp/2`` or ``/1`` file (raises NetworkFileError)."""
-        return _load(Path(path))
+    def load(cls, path: str | os.PathLike, stream: bool = False) -> Network:
+        """Read and validate a ``circuit2mlp/2`` or ``/1`` file (raises NetworkFileError).
+        ``stream``: the hidden layers stay in the file (:class:`FileLayers`: each validated
+        now, one at a time, and read again when asked for) -- for a pass over the layers in
+        order that holds one at a time."""
+        return _load(Path(path), stream)
+
+
+def _shapes(layers) -> list[tuple[int, int]]:
+    """(rows, cols) of each layer's weight, without composing a streamed layer."""
+    shapes = getattr(layers, "shapes", None)
+    if shapes is not None:
+        return [(int(r), int(c)) for r, c in shapes]
+    return [(int(w.shape[0]), int(w.shape[1])) for w, _ in layers]
+
+
+#: Elements per piece when a large member is written (its int64 form made piece by piece).
+WRITE_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """A 1-d member written piece by piece: ``array`` converted to ``dtype`` WRITE_CHUNK
+    elements at a time (the same bytes as the whole converted array, without holding it)."""
+
+    array: np.ndarray
+    dtype: np.dtype
+
+    def header(self) -> bytes:
+        """The .npy header of the converted array, as ``np.lib.format.write_array`` writes it."""
+        buffer = io.BytesIO()
+        description = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (int(self.array.size),),
+        }
+        np.lib.format.write_array_header_1_0(buffer, description)  # 1-d: always fits 1.0
+        return buffer.getvalue()
+
+    def chunks(self):
+        """The converted array's pieces, in order."""
+        for start in range(0, self.array.size, WRITE_CHUNK):
+            yield np.ascontiguousarray(self.array[start : start + WRITE_CHUNK], dtype=self.dtype)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.size) * self.dtype.itemsize
+
+
+@dataclass(frozen=True)
+class _Members:
+    """Several members made by one call when the first of them is written (``make`` returns
+    them as {name: array} in order): a layer composed only when it is its turn."""
+
+    make: Callable[[], dict[str, Any]]
+
+
+def _layer_members(layers, i: int) -> dict[str, Any]:
+    weight, bias = layers[i]
+    members: dict[str, Any] = {}
+    _put(members, f"layer{i}.weight", weight)
+    members[f"layer{i}.bias"] = np.asarray(bias, dtype=DTYPE)
+    return members
 
 
 def _put(arrays: dict[str, Any], name: str, matrix: Matrix) -> None:
+    """The members of ``matrix``: CSR as data, int64 indices and indptr (converted piece by
+    piece as they are written) and shape; a dense matrix as one float32 array."""
     if sp.issparse(matrix):
         csr = sp.csr_matrix(matrix, dtype=DTYPE)
-        arrays[f"{name}.data"] = csr.data
-        # int64 copies made one at a time, while writing (a 10^6-gate read-off: 0.5 GB each)
-        arrays[f"{name}.indices"] = lambda: csr.indices.astype(np.int64)
-        arrays[f"{name}.indptr"] = lambda: csr.indptr.astype(np.int64)
+        arrays[f"{name}.data"] = _Pieces(csr.data, np.dtype(DTYPE))
+        arrays[f"{name}.indices"] = _Pieces(csr.indices, np.dtype(np.int64))
+        arrays[f"{name}.indptr"] = _Pieces(csr.indptr, np.dtype(np.int64))
         arrays[f"{name}.shape"] = np.asarray(csr.shape, dtype=np.int64)
     else:
         arrays[name] = np.ascontiguousarray(matrix, dtype=DTYPE)
 
 
-def write_npz_atomic(
-    path: str | os.PathLike, arrays: dict[str, np.ndarray | Callable[[], np.ndarray]]
-) -> None:
+def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, Any]) -> None:
     """Write arrays as an npz that is identical byte for byte for identical arrays (a value
-    may be a function returning the array, called when its member is written).
+    may be a function returning the array, called when its member is written, or a
+    :class:`_Members` that makes several).
 
     ``numpy.savez`` stamps the current time into the zip; here every member gets a fixed
     timestamp. The file appears under its name only once complete (see fileio.atomic_write).
+    Large members are compressed piece by piece (deflate's output does not depend on how its
+    input is split), so no second copy of an array is made.
     """
 
     def write(handle) -> None:
         with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, array in arrays.items():
+            for name, array in _flat(arrays):
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
-                buffer = io.BytesIO()
                 if callable(array):
                     array = array()
-                np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
-                zf.writestr(info, buffer.getbuffer(), compresslevel=COMPRESS_LEVEL)
-                del buffer
+                if not isinstance(array, _Pieces):
+                    buffer = io.BytesIO()
+                    np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+                    zf.writestr(info, buffer.getbuffer(), compresslevel=COMPRESS_LEVEL)
+                    del buffer
+                    continue
+                header = array.header()
+                # what writestr does with the whole bytes: size known before the header
+                info.file_size = len(header) + array.nbytes
+                info._compresslevel = COMPRESS_LEVEL
+                with zf.open(info, mode="w") as member:
+                    member.write(header)
+                    for chunk in array.chunks():
+                        member.write(chunk.data)
+                del array
 
     atomic_write(path, write)
+
+
+def _flat(arrays: dict[str, Any]):
+    """(member name, value) in order, each _Members expanded when reached."""
+    for name, value in arrays.items():
+        if isinstance(value, _Members):
+            yield from value.make().items()
+        else:
+            yield name, value
 
 
 # any of these present means layer i exists (a CSR weight has no plain "layer{i}.weight")
@@ -355,6 +438,28 @@ class _Reader:
         return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
 
 
+class FileLayers(Sequence):
+    """The hidden layers of a weights file, each read (and validated as :meth:`Network.load`
+    validates it) when asked for and not kept: ``Network.load(path, stream=True)``."""
+
+    def __init__(self, path: Path, shapes: list[tuple[int, int]]) -> None:
+        self.path = path
+        self.shapes = shapes
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        rows, cols = self.shapes[i]
+        reader = _Reader(self.path)
+        with reader.npz:
+            weight = reader.matrix(f"layer{i}.weight", rows, cols)
+            return weight, reader.vector(f"layer{i}.bias", rows)
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -374,7 +479,7 @@ def _meta(reader: _Reader) -> dict[str, Any]:
     return meta
 
 
-def _load(path: Path) -> Network:
+def _load(path: Path, stream: bool = False) -> Network:
     reader = _Reader(path)
     with reader.npz:
         fmt = reader.text("format")
@@ -386,23 +491,33 @@ def _load(path: Path) -> Network:
         outputs = reader.strings("output_names")
         embed = reader.matrix("embed", cols=len(inputs))
         width = embed.shape[0]
-        layers = []
+        layers: list | FileLayers = []
+        shapes = []
         i = 0
         while any(f"layer{i}.{part}" in reader.names for part in _LAYER_PARTS):
+            # validated now either way (the same refusals); a streamed layer is then let go
             weight = reader.matrix(f"layer{i}.weight", cols=width)
-            layers.append((weight, reader.vector(f"layer{i}.bias", weight.shape[0])))
-            width = weight.shape[0]
+            rows = weight.shape[0]
+            layer = (weight, reader.vector(f"layer{i}.bias", rows))
+            del weight
+            if not stream:
+                layers.append(layer)
+            del layer
+            shapes.append((rows, width))
+            width = rows
             i += 1
+        if stream:
+            layers = FileLayers(path, shapes)
         sizes = meta.get("layer_sizes")
-        if isinstance(sizes, list) and sizes != [int(w.shape[0]) for w, _ in layers]:
+        if isinstance(sizes, list) and sizes != [rows for rows, _ in shapes]:
             raise reader.fail(
                 f"meta 'layer_sizes' says {len(sizes)} layers of {sizes}, the arrays hold "
-                f"{[int(w.shape[0]) for w, _ in layers]}"
+                f"{[rows for rows, _ in shapes]}"
             )
         readout = reader.matrix("readout.weight", rows=len(outputs), cols=width)
         readout_bias = reader.vector("readout.bias", len(outputs))
         features = []
-        widths = [embed.shape[0], *(w.shape[0] for w, _ in layers)]
+        widths = [embed.shape[0], *(rows for rows, _ in shapes)]
         for level, d in enumerate(widths):
             if f"features{level}.names" not in reader.names:
                 break

@@ -16,7 +16,9 @@ from math import comb
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
+from circuit2mlp.forward import COLUMN_MAJOR, DTYPE, Linear
 from circuit2mlp.ir import Circuit
 from circuit2mlp.network import Network
 from circuit2mlp.simulate import (
@@ -198,10 +200,15 @@ def compare_packed(y: np.ndarray, packed: np.ndarray, k: int | None = None) -> L
     )
 
 
-def batch_size(network: Network, budget_bytes: int = 256 << 20) -> int:
-    """Samples per forward batch: a multiple of 64 whose activations fit the budget."""
-    widest = max([len(network.output_names), *network.widths, network.embed.shape[0], 1])
-    return max(64, (budget_bytes // (4 * widest)) // 64 * 64)
+#: Bytes of one forward batch's activations at the widest level (float32).
+BATCH_BYTES = 256 << 20
+
+
+def batch_size(network: Network, budget_bytes: int | None = None) -> int:
+    """Samples per forward batch: a multiple of 64 whose activations fit the budget
+    (BATCH_BYTES)."""
+    budget = BATCH_BYTES if budget_bytes is None else budget_bytes
+    return max(64, (budget // (4 * _widest(network))) // 64 * 64)
 
 
 def level_inputs(m: int, k: int, samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -243,6 +250,13 @@ def _rounds(levels: list[np.ndarray], outputs: int) -> list[list[tuple[int, np.n
     return [r for r in rounds if r]
 
 
+#: Dense-equivalent bytes of the activations that verify runs through the layers together:
+#: the batches of a group go through one layer after another, so each layer is read once
+#: per group (a network loaded with ``stream`` holds one layer at a time). Between layers
+#: a batch's activations are kept sparse when mostly 0 (a deep network's are).
+GROUP_BYTES = 3 << 30
+
+
 def check_level(
     network: Network,
     x: np.ndarray,
@@ -252,15 +266,64 @@ def check_level(
 ) -> LevelStats:
     """Compare the network on input rows x with packed targets (n_outputs, words), in
     memory-sized batches."""
-    stats = LevelStats(k=k)
+    return check_pieces(network, [(k, x, targets)], progress)[0]
+
+
+def check_pieces(
+    network: Network,
+    pieces: list[tuple[int | None, np.ndarray, np.ndarray]],
+    progress: Callable[[int], None] | None = None,
+) -> list[LevelStats]:
+    """:func:`check_level` of each (k, input rows, packed targets) piece: the same batches,
+    each run through the network as ``network.forward`` runs it, but groups of batches
+    layer by layer (GROUP_BYTES)."""
     step = batch_size(network)
-    for start in range(0, x.shape[0], step):
-        chunk = x[start : start + step]
-        block = targets[:, start // WORD_BITS : -(-(start + chunk.shape[0]) // WORD_BITS)]
-        stats.merge(compare_packed(network.forward(chunk), block, k))
-        if progress:
-            progress(chunk.shape[0])
+    batches = [
+        (
+            p,
+            x[start : start + step],
+            targets[
+                :, start // WORD_BITS : -(-(start + min(step, x.shape[0] - start)) // WORD_BITS)
+            ],
+        )
+        for p, (_, x, targets) in enumerate(pieces)
+        for start in range(0, x.shape[0], step)
+    ]
+    stats = [LevelStats(k=k) for k, _, _ in pieces]
+    group = max(1, GROUP_BYTES // (step * 4 * _widest(network)))
+    for first in range(0, len(batches), group):
+        part = batches[first : first + group]
+        outputs = forward_group(network, [x for _, x, _ in part])
+        for (p, x, block), y in zip(part, outputs, strict=True):
+            stats[p].merge(compare_packed(y, block, pieces[p][0]))
+            if progress:
+                progress(x.shape[0])
     return stats
+
+
+def forward_group(network: Network, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """``network.forward(x)`` of every x, computed map by map (each hidden layer taken from
+    ``network.layers`` once): the same arithmetic on the same batches, so the same floats."""
+    values: list = [np.asarray(x, dtype=DTYPE).T for x in xs]
+    steps = len(network.layers) + 2
+    for i in range(steps):
+        if i == 0:
+            step = Linear(network.embed, None, relu=False)
+        elif i == steps - 1:
+            step = Linear(network.readout[0], network.readout[1], relu=False)
+        else:
+            step = Linear(*network.layers[i - 1], relu=True)
+        for j, h in enumerate(values):
+            h = COLUMN_MAJOR.apply(step, h.toarray() if sp.issparse(h) else h)
+            if i < steps - 1 and np.count_nonzero(h) * 4 <= h.size:
+                h = sp.csr_matrix(h)  # back to the same dense array for the next map
+            values[j] = h
+        del step
+    return [h.T for h in values]
+
+
+def _widest(network: Network) -> int:
+    return max([len(network.output_names), *network.widths, network.embed.shape[0], 1])
 
 
 def verify_level(
@@ -305,8 +368,11 @@ def verify(
         targets = level_targets(circuit, [x for _, x in pieces])
         if stage:
             stage("verifying")
-        for (k, x), packed in zip(pieces, targets, strict=True):
-            per_k[k].merge(check_level(network, x, packed, k, progress))
+        checked = check_pieces(
+            network, [(k, x, t) for (k, x), t in zip(pieces, targets, strict=True)], progress
+        )
+        for (k, _), stats in zip(pieces, checked, strict=True):
+            per_k[k].merge(stats)
     overall = LevelStats(k=None)
     for k, stats in enumerate(per_k):
         stats.exhaustive = comb(len(circuit.inputs), k) <= samples

@@ -10,6 +10,7 @@ down once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,8 +45,9 @@ class LayerBlock:
 
     @property
     def neurons(self) -> int:
-        """Width of this layer."""
-        return int(self.weight.shape[0])
+        """Width of this layer (its bias's length once a streamed assembly dropped the
+        weight)."""
+        return int(self.weight.shape[0] if self.weight is not None else self.bias.shape[0])
 
 
 @dataclass
@@ -74,22 +76,22 @@ def assemble(
     embed: np.ndarray | sp.csr_matrix,
     blocks: list[LayerBlock],
     output_signals: tuple[str, ...],
+    stream: bool = False,
 ) -> Assembled:
     """Compose feature-level blocks into neuron-level weights.
 
     Layer l's neurons read features f_l = R_l h_l + c_l, so their weights on h_l are
     ``Ŵ R_l`` and their bias ``Ŵ c_l + b``. The final readout picks the output signals' rows of
-    the last level's feature map.
+    the last level's feature map. ``stream``: the layers are a :class:`StreamedLayers`, each
+    composed when asked for and its block's weight dropped after (a writer that takes them
+    in order holds one neuron-level layer at a time, not all of them).
     """
-    level = input_features
-    layers = []
-    features = [input_features]
-    for block in blocks:
-        weight = sp.csr_matrix(block.weight, dtype=np.float64) @ level.readout.astype(np.float64)
-        bias = block.weight.astype(np.float64) @ level.bias.astype(np.float64) + block.bias
-        layers.append((compact(weight), bias.astype(DTYPE)))
-        level = block.features
-        features.append(level)
+    features = [input_features, *(block.features for block in blocks)]
+    if stream:
+        layers: list | StreamedLayers = StreamedLayers(features[:-1], blocks)
+    else:  # the blocks keep their weights
+        layers = [compose(b, level) for b, level in zip(blocks, features[:-1], strict=True)]
+    level = features[-1]
     index = level.index()
     rows = [index[s] for s in output_signals]
     readout = compact(level.readout[rows])
@@ -99,6 +101,81 @@ def assemble(
         readout=(readout, level.bias[rows].astype(DTYPE)),
         features=features,
     )
+
+
+#: Neuron-level entries per piece of a composed layer: the float64 product is formed this
+#: many entries (about) at a time and each piece shrunk to float32 before the next.
+COMPOSE_ENTRIES = 1 << 24
+
+
+def compose(block: LayerBlock, level: FeatureMap) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray]:
+    """One layer's neuron-level (weight, bias): ``Ŵ R`` and ``Ŵ c + b`` (see :func:`assemble`).
+    A large product is formed in row pieces (each row of a product depends only on its own
+    row of Ŵ, so the pieces stacked are the same matrix as the product in one go)."""
+    wide = sp.csr_matrix(block.weight, dtype=np.float64)
+    readout = level.readout.astype(np.float64)
+    bias = block.weight.astype(np.float64) @ level.bias.astype(np.float64) + block.bias
+    rows, cols = wide.shape[0], readout.shape[1]
+    if rows * cols <= 1 << 24:  # small enough that compact may keep it dense: in one go
+        return compact(wide @ readout), bias.astype(DTYPE)
+    # entries of the product per row of Ŵ, bounded by the read-off entries it reaches
+    reach = np.concatenate([[0], np.cumsum(np.diff(readout.indptr)[wide.indices])])
+    per_row = np.cumsum(reach[wide.indptr[1:]] - reach[wide.indptr[:-1]])
+    marks = np.arange(1, int(per_row[-1]) // COMPOSE_ENTRIES + 1) * COMPOSE_ENTRIES
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(per_row, marks), [rows]]))
+    pieces = [
+        compact(wide[a:b] @ readout, dense_limit=0)
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
+    ]
+    del wide, readout
+    # stacked part by part (the pieces' arrays go as each whole one is made)
+    indptr = np.concatenate(
+        [[0], *(p.indptr[1:].astype(np.int64) + start for p, start in _starts(pieces))]
+    )
+    data = np.concatenate([p.data for p in pieces])
+    indices = [p.indices for p in pieces]
+    del pieces
+    indices = np.concatenate(indices)
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, cols)), bias.astype(DTYPE)
+
+
+def _starts(pieces: list[sp.csr_matrix]):
+    """(piece, entries before it) for row pieces of a matrix."""
+    start = 0
+    for piece in pieces:
+        yield piece, start
+        start += int(piece.nnz)
+
+
+class StreamedLayers(Sequence):
+    """The neuron-level layers of :func:`assemble` with ``stream``, composed one at a time:
+    the last one asked for is kept (its weight and bias are asked for in turn), and once
+    layer i has been composed, block i's weight is dropped. Read them once, in order."""
+
+    def __init__(self, levels: list[FeatureMap], blocks: list[LayerBlock]) -> None:
+        self.levels = levels
+        self.blocks = blocks
+        pairs = zip(blocks, levels, strict=True)
+        self.shapes = [(b.neurons, int(lv.readout.shape[1])) for b, lv in pairs]
+        self._last: tuple[int, tuple] | None = None
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        if self._last is not None and self._last[0] == i:
+            return self._last[1]
+        self._last = None  # the previous layer goes before the next is composed
+        block = self.blocks[i]
+        if block.weight is None:
+            raise RuntimeError(f"layer {i} was composed already and its block dropped")
+        layer = compose(block, self.levels[i])
+        block.weight = None
+        self._last = (i, layer)
+        return layer
 
 
 def true_polarity(features: FeatureMap, flipped: frozenset[str]) -> FeatureMap:

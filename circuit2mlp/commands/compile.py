@@ -252,14 +252,18 @@ def compile_cmd(
         def stage(text: str) -> None:
             bar.update(task, description=text)
 
-        plans: list = []
-        network, report = compile_circuit(parsed, config, source_digest(source), stage, plans)
+        # the plan holds every layer's block: kept only when it is to be written
+        plans: list | None = [] if dump_plan is not None else None
+        network, report = compile_circuit(
+            parsed, config, source_digest(source), stage, plans, stream=True
+        )
         stage(f"writing {output}")
         network.save(output)
         if dump_plan is not None:
             from circuit2mlp.codegen.plan_dump import plan_document
 
             stage(f"writing {dump_plan}")
+            assert plans is not None
             write_text_atomic(dump_plan, json.dumps(plan_document(plans[0]), indent=1) + "\n")
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "output": str(output)}, indent=2))

@@ -79,7 +79,7 @@ def verify_cmd(
     # one bar for the whole run: loading and simulating a 10^6-gate circuit take seconds
     with progress(quiet or as_json) as bar:
         task = bar.add_task("loading weights", total=None)
-        network = Network.load(weights)
+        network = Network.load(weights, stream=True)  # one hidden layer in memory at a time
         bar.update(task, description="reading circuit")
         if len(files) == 2:
             digest = source_digest(read_source(files[0]))
