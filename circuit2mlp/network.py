@@ -19,7 +19,7 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from circuit2mlp.circuitmap import CircuitMap
-from circuit2mlp.codegen.blocks import DTYPE, Assembled, FeatureMap
+from circuit2mlp.codegen.blocks import DTYPE, Assembled, FeatureMap, LazyLayers
 from circuit2mlp.errors import NetworkFileError
 from circuit2mlp.fileio import atomic_write
 from circuit2mlp.forward import Linear, forward
@@ -180,9 +180,8 @@ class Network:
 
 def _shapes(layers) -> list[tuple[int, int]]:
     """(rows, cols) of each layer's weight, without composing a streamed layer."""
-    shapes = getattr(layers, "shapes", None)
-    if shapes is not None:
-        return [(int(r), int(c)) for r, c in shapes]
+    if isinstance(layers, LazyLayers):
+        return [(int(r), int(c)) for r, c in layers.shapes]
     return [(int(w.shape[0]), int(w.shape[1])) for w, _ in layers]
 
 
@@ -438,7 +437,7 @@ class _Reader:
         return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
 
 
-class FileLayers(Sequence):
+class FileLayers(LazyLayers):
     """The hidden layers of a weights file, each read (and validated as :meth:`Network.load`
     validates it) when asked for and not kept: ``Network.load(path, stream=True)``."""
 
@@ -446,13 +445,7 @@ class FileLayers(Sequence):
         self.path = path
         self.shapes = shapes
 
-    def __len__(self) -> int:
-        return len(self.shapes)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self))[i]
+    def _layer(self, i: int) -> tuple:
         rows, cols = self.shapes[i]
         reader = _Reader(self.path)
         with reader.npz:

@@ -116,7 +116,7 @@ def compose(block: LayerBlock, level: FeatureMap) -> tuple[np.ndarray | sp.csr_m
     readout = level.readout.astype(np.float64)
     bias = block.weight.astype(np.float64) @ level.bias.astype(np.float64) + block.bias
     rows, cols = wide.shape[0], readout.shape[1]
-    if rows * cols <= 1 << 24:  # small enough that compact may keep it dense: in one go
+    if rows * cols <= COMPOSE_ENTRIES:  # small enough that compact may keep it dense: in one go
         return compact(wide @ readout), bias.astype(DTYPE)
     # entries of the product per row of Ŵ, bounded by the read-off entries it reaches
     reach = np.concatenate([[0], np.cumsum(np.diff(readout.indptr)[wide.indices])])
@@ -147,7 +147,25 @@ def _starts(pieces: list[sp.csr_matrix]):
         start += int(piece.nnz)
 
 
-class StreamedLayers(Sequence):
+class LazyLayers(Sequence):
+    """Hidden layers made or read only when asked for, one at a time: ``shapes`` gives each
+    layer's (rows, cols) without making it; a subclass makes layer i in :meth:`_layer`."""
+
+    shapes: list[tuple[int, int]]
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._layer(range(len(self))[i])
+
+    def _layer(self, i: int) -> tuple:
+        raise NotImplementedError
+
+
+class StreamedLayers(LazyLayers):
     """The neuron-level layers of :func:`assemble` with ``stream``, composed one at a time:
     the last one asked for is kept (its weight and bias are asked for in turn), and once
     layer i has been composed, block i's weight is dropped. Read them once, in order."""
@@ -159,13 +177,7 @@ class StreamedLayers(Sequence):
         self.shapes = [(b.neurons, int(lv.readout.shape[1])) for b, lv in pairs]
         self._last: tuple[int, tuple] | None = None
 
-    def __len__(self) -> int:
-        return len(self.blocks)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self))[i]
+    def _layer(self, i: int) -> tuple:
         if self._last is not None and self._last[0] == i:
             return self._last[1]
         self._last = None  # the previous layer goes before the next is composed
