@@ -15,12 +15,13 @@ what ``verify`` would find on any sample of those inputs.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from math import comb
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from circuit2mlp.simulate import sparse_inputs
 
 #: Most inputs (all <= s-hot ones) the per-gate fit enumerates.
 DOMAIN_LIMIT = 60_000
@@ -67,14 +68,12 @@ def applies(m: int, s: int, gates: int, width: int) -> bool:
 
 
 def domain_inputs(m: int, s: int) -> np.ndarray:
-    """Every input with at most s active bits, as (N, m) 0/1 float32 rows in order of k."""
-    rows = [np.zeros((1, m), dtype=np.float32)]
-    for k in range(1, min(s, m) + 1):
-        picks = np.array(list(itertools.combinations(range(m), k)), dtype=np.int64)
-        block = np.zeros((picks.shape[0], m), dtype=np.float32)
-        np.put_along_axis(block, picks, 1.0, axis=1)
-        rows.append(block)
-    return np.concatenate(rows)
+    """Every input with at most s active bits, as (N, m) 0/1 float32 rows in order of k (and,
+    within a k, of their supports: ``sparse_inputs`` lists every row when asked for all of
+    them, drawing nothing from its generator)."""
+    unused = np.random.default_rng(0)
+    rows = [sparse_inputs(m, k, comb(m, k), unused) for k in range(min(s, m) + 1)]
+    return np.concatenate(rows).astype(np.float32)
 
 
 def fit_readout(
